@@ -1,0 +1,63 @@
+"""``miosa-jupyter serve``: the local computer as a command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._errors import LocalServerError
+from .local import LocalServer, LocalSettings
+from .local._computer import LOOPBACK_HOSTS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="miosa-jupyter", description="Tools for running commands on Miosa computers from Jupyter."
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    serve = sub.add_parser(
+        "serve",
+        help="serve a local computer that speaks the Miosa exec API",
+        description="Serve a local computer that speaks the Miosa exec API, until Ctrl-C.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: 0, the OS picks a free one)")
+    serve.add_argument("--token", help="bearer token clients must send (default: a random one)")
+    serve.add_argument(
+        "--cors-origin",
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (e.g. http://localhost:8888) use the API from a browser",
+    )
+    serve.add_argument("--cwd", help="directory commands run in (default: the current one)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.host not in LOOPBACK_HOSTS and not args.token:
+        print(
+            f"miosa-jupyter: refusing to serve on {args.host} with a random token: anyone who can reach "
+            "it could run commands. Pass --token explicitly (or keep --host 127.0.0.1).",
+            file=sys.stderr,
+        )
+        return 2
+    settings = LocalSettings(cors_origin=args.cors_origin, cwd=args.cwd)
+    if args.token:
+        settings.token = args.token
+    try:
+        server = LocalServer(settings, host=args.host, port=args.port)
+    except LocalServerError as exc:
+        print(f"miosa-jupyter: {exc}", file=sys.stderr)
+        return 1
+    print(f"Miosa local computer at {server.base_url}", flush=True)
+    print(f"  computer: {server.computer_id}", flush=True)
+    print(f"  token:    {server.token}", flush=True)
+    print(f"  export MIOSA_BASE_URL={server.base_url} MIOSA_API_KEY={server.token}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    server.serve_forever()
+    print("Stopped; every command it ran has ended.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

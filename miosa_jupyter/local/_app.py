@@ -1,0 +1,355 @@
+"""The local computer's HTTP API: a Starlette app speaking the Miosa exec API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+import shlex
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._computer import ApiError, LocalComputer, LocalSettings
+from ._exec import Execution
+from ._sse import HEARTBEAT, OutputChunk, encode_event, encode_output
+from ._tickets import TicketRejected
+
+__all__ = ["create_app"]
+
+_API = "/api/v1"
+_MAX_WRITE = 256 * 1024  # bytes of frames gathered into one write
+
+
+def create_app(settings: LocalSettings | None = None) -> Starlette:
+    """Build the app; each call has its own computer, tickets and token (``app.state.computer``)."""
+    settings = settings or LocalSettings()
+    computer = LocalComputer(settings)
+    middleware = [Middleware(_Guard, settings=settings)]
+    if settings.cors_origin:
+        # Lets a page from that origin open the events URL with a browser EventSource.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=[settings.cors_origin],
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    routes = [
+        Route(f"{_API}/computers", list_computers),
+        Route(f"{_API}/computers/{{id}}", get_computer),
+        Route(f"{_API}/computers/{{id}}/start", start_computer, methods=["POST"]),
+        Route(f"{_API}/computers/{{id}}/stop", stop_computer, methods=["POST"]),
+        Route(f"{_API}/computers/{{id}}/exec/stream", exec_stream, methods=["POST"]),
+        Route(f"{_API}/computers/{{id}}/exec/stream/events", exec_events),
+        Route(f"{_API}/computers/{{id}}/exec", exec_run, methods=["POST"]),
+        Route(f"{_API}/computers/{{id}}/exec/python", exec_python, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _internal_error},
+    )
+    app.state.computer = computer
+    return app
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+async def list_computers(request: Request) -> Response:
+    computer = _authorized(request)
+    items = [computer.describe(cid) for cid in computer.status]
+    # SDKs disagree on the envelope ({data, meta} vs {computers, total}); answer both.
+    return JSONResponse({"data": items, "computers": items, "total": len(items)})
+
+
+async def get_computer(request: Request) -> Response:
+    computer = _authorized(request)
+    cid = request.path_params["id"]
+    computer.check(cid, running=False)
+    return JSONResponse(computer.describe(cid))
+
+
+async def start_computer(request: Request) -> Response:
+    computer = _authorized(request)
+    cid = request.path_params["id"]
+    computer.check(cid, running=False)
+    computer.status[cid] = "running"
+    return JSONResponse({"success": True, **computer.describe(cid)})
+
+
+async def stop_computer(request: Request) -> Response:
+    computer = _authorized(request)
+    cid = request.path_params["id"]
+    computer.check(cid, running=False)
+    computer.stop(cid)
+    return JSONResponse({"success": True, **computer.describe(cid)})
+
+
+async def exec_stream(request: Request) -> Response:
+    """Start the command now and answer 202 with a ticket for its event stream."""
+    computer = _authorized(request)
+    cid = request.path_params["id"]
+    computer.check(cid)
+    command, timeout, shell = _exec_args(await _json_body(request), computer.settings)
+    execution = await computer.start(command, timeout=timeout, shell=shell)
+    ticket, expires_at = computer.tickets.issue(cid, execution)
+    stream_url = f"{_API}/computers/{quote(cid, safe='')}/exec/stream/events?ticket={ticket}"
+    return JSONResponse(
+        {"ticket": ticket, "expires_at": int(expires_at), "stream_url": stream_url}, status_code=202
+    )
+
+
+async def exec_events(request: Request) -> Response:
+    """The event stream. No bearer token: the ticket is the credential (EventSource can't send one)."""
+    computer: LocalComputer = request.app.state.computer
+    cid = request.path_params["id"]
+    computer.check(cid, running=False)
+    ticket = request.query_params.get("ticket")
+    if not ticket:
+        raise ApiError(401, "invalid_ticket", "Missing ?ticket=; POST .../exec/stream to get one.")
+    try:
+        execution = computer.tickets.redeem(ticket, cid)
+    except TicketRejected as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    return StreamingResponse(
+        _events(execution, computer.settings.heartbeat),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def exec_run(request: Request) -> Response:
+    computer = _authorized(request)
+    cid = request.path_params["id"]
+    computer.check(cid)
+    command, timeout, shell = _exec_args(await _json_body(request), computer.settings)
+    return JSONResponse(await _collect(computer, command, timeout, shell))
+
+
+async def exec_python(request: Request) -> Response:
+    computer = _authorized(request)
+    cid = request.path_params["id"]
+    computer.check(cid)
+    body = await _json_body(request)
+    code = body.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise ApiError(422, "VALIDATION_ERROR", "'code' is required: a non-empty string of Python.")
+    body = {**body, "command": f"exec {shlex.quote(sys.executable)} -u -c {shlex.quote(code)}"}
+    command, timeout, _ = _exec_args(body, computer.settings)
+    return JSONResponse(await _collect(computer, command, timeout, "/bin/sh"))
+
+
+# -- the event stream ------------------------------------------------------------------------
+
+
+async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[str]:
+    """Frames for everything the command prints, gathered into large writes, then one terminal event."""
+    queue = execution.queue
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), heartbeat)
+            except TimeoutError:
+                yield HEARTBEAT
+                continue
+            parts: list[str] = []
+            size = 0
+            while isinstance(item, OutputChunk):
+                frames = encode_output(item)
+                parts.append(frames)
+                size += len(frames)
+                if size >= _MAX_WRITE or queue.empty():
+                    break
+                item = queue.get_nowait()
+            else:
+                parts.append(encode_event(*item))
+                yield "".join(parts)
+                return
+            yield "".join(parts)
+    finally:
+        # The client went away (or the stream ended): a command no one reads is killed.
+        execution.cancel()
+
+
+async def _collect(computer: LocalComputer, command: str, timeout: int, shell: str) -> dict[str, Any]:
+    execution = await computer.start(command, timeout=timeout, shell=shell)
+    out: list[str] = []
+    err: list[str] = []
+    both: list[str] = []
+    try:
+        while True:
+            item = await execution.queue.get()
+            if isinstance(item, OutputChunk):
+                text = "\n".join(item.lines) + ("" if item.partial else "\n")
+                (out if item.stream == "stdout" else err).append(text)
+                both.append(text)
+                continue
+            kind, data = item
+            break
+    finally:
+        execution.cancel()
+    if kind == "error":
+        raise ApiError(502, "AGENT_UNAVAILABLE", data["message"])
+    timed_out = kind == "timeout"
+    return {
+        "stdout": "".join(out),
+        "stderr": "".join(err),
+        "output": "".join(both),
+        "exit_code": 124 if timed_out else data["exit_code"],
+        "success": not timed_out and data["exit_code"] == 0,
+        "duration_ms": timeout * 1000 if timed_out else data["duration_ms"],
+        "timed_out": timed_out,
+    }
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def _authorized(request: Request) -> LocalComputer:
+    computer: LocalComputer = request.app.state.computer
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = computer.settings.token.encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        raise ApiError(
+            401, "invalid_token", "Missing or wrong API key: send 'Authorization: Bearer <token>'."
+        )
+    return computer
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    limit = request.app.state.computer.settings.max_body
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"Request body is over {limit} bytes.")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", f"Request body is over {limit} bytes.")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(
+            400, "VALIDATION_ERROR", 'Body must be JSON, e.g. {"command": "ls", "timeout": 30}.'
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "VALIDATION_ERROR", 'Body must be a JSON object, e.g. {"command": "ls"}.')
+    return body
+
+
+def _exec_args(body: dict[str, Any], settings: LocalSettings) -> tuple[str, int, str]:
+    command = body.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ApiError(422, "VALIDATION_ERROR", "'command' is required: a non-empty string.")
+    if len(command) > settings.max_command:
+        raise ApiError(422, "VALIDATION_ERROR", f"'command' is over {settings.max_command} characters.")
+    timeout = body.get("timeout", settings.default_timeout)
+    if isinstance(timeout, float) and timeout.is_integer():
+        timeout = int(timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= settings.max_timeout:
+        raise ApiError(
+            422,
+            "VALIDATION_ERROR",
+            f"'timeout' must be a whole number of seconds from 1 to {settings.max_timeout}, "
+            f"got {json.dumps(timeout)[:40]}.",
+        )
+    shell = body.get("shell", settings.default_shell)
+    if not isinstance(shell, str) or not shell.startswith("/") or len(shell) > 4096:
+        raise ApiError(422, "VALIDATION_ERROR", "'shell' must be an absolute path such as /bin/bash.")
+    if "\0" in command or "\0" in shell:
+        raise ApiError(422, "VALIDATION_ERROR", "'command' and 'shell' cannot contain NUL bytes.")
+    return command, timeout, shell
+
+
+# -- errors and the guard ----------------------------------------------------------------------
+
+
+def _error(request: Request, status: int, code: str, message: str) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None) or _request_id()
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "request_id": request_id}},
+        status_code=status,
+        headers={"x-request-id": request_id},
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(request, exc.status, exc.code, exc.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return _error(request, 405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.")
+    if exc.status_code == 404:
+        return _error(request, 404, "NOT_FOUND", f"No such endpoint: {request.url.path}")
+    return _error(request, exc.status_code, "BAD_REQUEST", str(exc.detail))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # Never a traceback in the answer.
+    return _error(request, 500, "INTERNAL_ERROR", "Internal error in the local computer.")
+
+
+def _request_id() -> str:
+    return "req_" + secrets.token_hex(8)
+
+
+class _Guard:
+    """Gives every request an id (``x-request-id``) and refuses Host headers it doesn't serve.
+
+    The Host check stops DNS rebinding: a web page on evil.example resolving to 127.0.0.1 still sends
+    ``Host: evil.example``.
+    """
+
+    def __init__(self, app: ASGIApp, settings: LocalSettings) -> None:
+        self.app = app
+        self.allowed = settings.allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        name = host.rpartition("]")[0].lstrip("[") if host.startswith("[") else host.partition(":")[0]
+        if name.lower() not in self.allowed:
+            body = json.dumps(
+                {
+                    "error": {
+                        "code": "INVALID_HOST",
+                        "message": "Host header not allowed; use http://127.0.0.1:<port>.",
+                        "request_id": request_id,
+                    }
+                }
+            ).encode()
+            headers = [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())]
+            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,128 @@
+"""The state of a local computer: its settings, its status, the commands it runs, its tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+
+from ._exec import Execution
+from ._tickets import TicketBook
+
+__all__ = ["ApiError", "LocalComputer", "LocalSettings"]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class ApiError(Exception):
+    """An error answer: ``status``, ``code`` and a message that says what to do."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class LocalSettings:
+    """Knobs of the local computer; the defaults match the Miosa API's documented limits."""
+
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    computer_id: str = "local"
+    cwd: str | None = None
+    ticket_ttl: float = 60.0
+    heartbeat: float = 15.0
+    grace: float = 2.0  # SIGTERM to SIGKILL
+    flush_after: float = 0.1  # a partial line is sent after this long without more output
+    max_line: int = 65536  # longer lines are cut into pieces
+    max_concurrent: int = 32
+    max_body: int = 1 << 20
+    max_command: int = 256 * 1024
+    max_timeout: int = 300
+    default_timeout: int = 30
+    default_shell: str = "/bin/bash"
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
+    cors_origin: str | None = None
+
+
+class LocalComputer:
+    """One process-wide registry of running commands, shared by the app's endpoints."""
+
+    def __init__(self, settings: LocalSettings) -> None:
+        self.settings = settings
+        self.status: dict[str, str] = {settings.computer_id: "running"}
+        self.running: set[Execution] = set()
+        self.tickets: TicketBook[Execution] = TicketBook(settings.ticket_ttl, on_expire=self._expired)
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        # `python3` on the local computer is the Python that runs it.
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
+        self._env = env
+
+    def describe(self, computer_id: str) -> dict[str, str]:
+        return {"id": computer_id, "name": "Local computer", "status": self.status[computer_id]}
+
+    def check(self, computer_id: str, *, running: bool = True) -> None:
+        if computer_id not in self.status:
+            raise ApiError(
+                404,
+                "NOT_FOUND",
+                f"Computer {computer_id!r} not found; this local computer is {self.settings.computer_id!r}.",
+            )
+        if running and self.status[computer_id] != "running":
+            raise ApiError(
+                409,
+                "COMPUTER_NOT_RUNNING",
+                f"Computer {computer_id!r} is {self.status[computer_id]}; start it first.",
+            )
+
+    async def start(self, command: str, *, timeout: float, shell: str) -> Execution:
+        """Start a command now; 429 past the concurrency limit, 502 if the shell can't start."""
+        limit = self.settings.max_concurrent
+        if len(self.running) >= limit:
+            raise ApiError(
+                429,
+                "rate_limit_exceeded",
+                f"{limit} commands are already running on this computer; wait for one to finish.",
+            )
+        s = self.settings
+        execution = Execution(
+            command,
+            shell=shell,
+            timeout=timeout,
+            cwd=s.cwd,
+            env=self._env,
+            grace=s.grace,
+            flush_after=s.flush_after,
+            max_line=s.max_line,
+        )
+        try:
+            await execution.start()
+        except OSError as exc:
+            raise ApiError(
+                502, "AGENT_UNAVAILABLE", f"Could not start {shell!r}: {exc.strerror or exc}."
+            ) from None
+        self.running.add(execution)
+        asyncio.get_running_loop().create_task(self._forget(execution))
+        return execution
+
+    async def _forget(self, execution: Execution) -> None:
+        await execution.finished.wait()
+        self.running.discard(execution)
+
+    def _expired(self, execution: Execution) -> None:
+        # A ticket never redeemed: no one will ever read this command's output.
+        execution.cancel()
+
+    def stop(self, computer_id: str) -> None:
+        self.status[computer_id] = "stopped"
+        self.abort_all("The computer was stopped.")
+
+    def abort_all(self, message: str) -> None:
+        """End every command with an ``error`` event (server shutdown, computer stopped)."""
+        for execution in list(self.running):
+            execution.abort(message)
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        await asyncio.gather(*(e.wait_closed(timeout) for e in list(self.running)))

@@ -1,0 +1,232 @@
+"""One command running on the local computer: its process group, its pipes, its events.
+
+The command starts when the POST arrives; its output waits in a bounded queue until the event
+stream connects (past the bound the pipe fills and the command blocks: back-pressure, not loss).
+It ends in exactly one terminal event, and ends with nothing left running: on exit the rest of its
+process group is killed too, on timeout or cancel the whole group gets SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import signal
+import time
+from typing import Any
+
+from ._sse import OutputChunk
+
+__all__ = ["Execution", "Terminal"]
+
+READ_SIZE = 65536
+Terminal = tuple[str, dict[str, Any]]  # ("exit", {...}) | ("timeout", {...}) | ("error", {...})
+
+
+class Execution:
+    """A command started with ``start()``; read its events from ``queue`` until a ``Terminal``."""
+
+    def __init__(
+        self,
+        command: str,
+        *,
+        shell: str,
+        timeout: float,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        grace: float = 2.0,
+        flush_after: float = 0.1,
+        max_line: int = 65536,
+        queue_chunks: int = 64,
+    ) -> None:
+        self.command = command
+        self.shell = shell
+        self.timeout = timeout
+        self.cwd = cwd
+        self.env = env
+        self.grace = grace
+        self.flush_after = flush_after
+        self.max_line = max_line
+        self.queue: asyncio.Queue[OutputChunk | Terminal] = asyncio.Queue(maxsize=queue_chunks)
+        self.finished = asyncio.Event()
+        self.proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = 0.0
+        self._cancelled = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    async def start(self) -> None:
+        """Spawn the shell in a new session (its own process group). Raises ``OSError`` if it can't."""
+        self._started = time.monotonic()
+        self.proc = await asyncio.create_subprocess_exec(
+            self.shell,
+            "-c",
+            self.command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            cwd=self.cwd,
+            env=self.env,
+        )
+        self._task = asyncio.create_task(self._run())
+
+    def cancel(self) -> None:
+        """Kill the command now (no one will read its events). Safe to call more than once."""
+        if self.finished.is_set() or self._cancelled:
+            return
+        self._cancelled = True
+        self._signal_group(signal.SIGTERM)
+        if self._task is not None:
+            self._task.cancel()
+
+    def abort(self, message: str) -> None:
+        """Kill the command and end its stream with an ``error`` event carrying ``message``."""
+        if self.finished.is_set():
+            return
+        self.cancel()
+        if self.queue.full():  # make room for the error; output before it stays
+            self.queue.get_nowait()
+        self.queue.put_nowait(("error", {"message": message}))
+
+    async def wait_closed(self, timeout: float = 10.0) -> None:
+        """Wait until the process group is gone (bounded)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.finished.wait(), timeout)
+
+    # -- inside ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self.proc is not None and self.proc.stdout and self.proc.stderr
+        pumps = [
+            asyncio.create_task(self._pump(self.proc.stdout, "stdout")),
+            asyncio.create_task(self._pump(self.proc.stderr, "stderr")),
+        ]
+        timed_out = False
+        try:
+            timed_out = not await self._wait_exit(self.timeout)
+            if timed_out:
+                await self._kill_group()
+            else:
+                # Background jobs the command left behind end with it.
+                self._signal_group(signal.SIGKILL)
+            # Drain what is left in the pipes; a daemon that escaped the group may hold them open.
+            _, stuck = await asyncio.wait(pumps, timeout=self.grace)
+            for task in stuck:
+                task.cancel()
+            if timed_out:
+                terminal: Terminal = ("timeout", {"timeout_seconds": _whole(self.timeout)})
+            else:
+                code = self.proc.returncode
+                assert code is not None
+                duration = round((time.monotonic() - self._started) * 1000)
+                terminal = ("exit", {"exit_code": 128 - code if code < 0 else code, "duration_ms": duration})
+            await self.queue.put(terminal)
+        except asyncio.CancelledError:
+            for task in pumps:
+                task.cancel()
+            await asyncio.shield(self._reap_after_cancel())
+        finally:
+            with contextlib.suppress(ProcessLookupError, AttributeError):
+                self.proc._transport.close()  # type: ignore[union-attr]  # close our pipe ends
+            self.finished.set()
+
+    async def _reap_after_cancel(self) -> None:
+        if not await self._wait_exit(self.grace):
+            self._signal_group(signal.SIGKILL)
+            await self._wait_exit(5.0)
+        self._signal_group(signal.SIGKILL)
+
+    async def _wait_exit(self, timeout: float) -> bool:
+        """True once the shell has exited, False at the timeout.
+
+        Polls ``returncode`` beside ``wait()``: asyncio's ``wait()`` only returns once the pipes
+        close too, which never happens while a grandchild holds them (cpython#119710).
+        """
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        waiter = asyncio.ensure_future(self.proc.wait())
+        try:
+            while self.proc.returncode is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                await asyncio.wait({waiter}, timeout=min(left, 0.05))
+            return True
+        finally:
+            waiter.cancel()
+
+    async def _kill_group(self) -> None:
+        self._signal_group(signal.SIGTERM)
+        if not await self._wait_exit(self.grace):
+            self._signal_group(signal.SIGKILL)
+            await self._wait_exit(5.0)
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        # The group id is the shell's pid (start_new_session); never our own group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    async def _pump(self, reader: asyncio.StreamReader, stream: str) -> None:
+        """Read a pipe in large chunks, decode incrementally, hand on whole lines in bulk."""
+        decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        put = self.queue.put
+        cap = self.max_line
+        pending = ""
+        while True:
+            if pending:
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), self.flush_after)
+                except TimeoutError:
+                    # Paused mid-line (a prompt, a progress bar): show what there is.
+                    await put(OutputChunk(stream, [pending], True))
+                    pending = ""
+                    continue
+            else:
+                data = await reader.read(READ_SIZE)
+            if not data:
+                break
+            lines = (pending + decode(data)).split("\n")
+            pending = lines.pop()
+            if lines:
+                if len(lines[0]) > cap or (len(lines) > 1 and max(map(len, lines)) > cap):
+                    for chunk in _cut(stream, lines, cap):
+                        await put(chunk)
+                else:
+                    await put(OutputChunk(stream, lines, False))
+            while len(pending) >= cap:
+                await put(OutputChunk(stream, [pending[:cap]], True))
+                pending = pending[cap:]
+        pending += decode(b"", final=True)
+        if pending:
+            await put(OutputChunk(stream, [pending], True))
+
+
+def _cut(stream: str, lines: list[str], cap: int) -> list[OutputChunk]:
+    """Split lines longer than ``cap`` into partial pieces (rare: only when one is that long)."""
+    out: list[OutputChunk] = []
+    run: list[str] = []
+    for line in lines:
+        if len(line) <= cap:
+            run.append(line)
+            continue
+        if run:
+            out.append(OutputChunk(stream, run, False))
+            run = []
+        for i in range(0, len(line) - cap, cap):
+            out.append(OutputChunk(stream, [line[i : i + cap]], True))
+        run.append(line[(len(line) - 1) // cap * cap :])
+    if run:
+        out.append(OutputChunk(stream, run, False))
+    return out
+
+
+def _whole(seconds: float) -> int | float:
+    return int(seconds) if float(seconds).is_integer() else seconds

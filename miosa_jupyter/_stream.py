@@ -8,7 +8,9 @@ uses so that no per-line object is built on its path.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Iterator
 from itertools import repeat
 from operator import itemgetter
@@ -127,6 +129,17 @@ class ExecStream:
 
     def close(self) -> None:
         self._response.close()
+
+    def abort(self) -> None:
+        """Cut the connection from any thread; a reader blocked in ``batches()`` wakes with ``StreamError``.
+
+        ``close()`` from another thread would not wake a blocked ``recv``; shutting the socket down does.
+        """
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> ExecStream:
         return self

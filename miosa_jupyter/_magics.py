@@ -1,0 +1,245 @@
+"""``%%miosa`` and ``%miosa``: run a cell's text as a command on a Miosa computer, live.
+
+Like IPython's ``%%bash`` it blocks until the command ends and fails the cell on a non-zero exit;
+unlike it, the output streams into a bounded live view that ends in a colour-coded banner, and the
+cell keeps a static record of the result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Enum, Float, Int, Unicode
+
+from ._client import Miosa
+from ._errors import CommandFailedError, CommandTimeoutError, MiosaError
+from ._runner import Run, banner_words
+
+__all__ = ["MiosaMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+# Flags of the line form, recognised at the start of the line; the rest is the command, verbatim.
+_VALUE_FLAGS = ("--timeout", "--shell", "--out", "--computer", "-c")
+_BOOL_FLAGS = ("--no-raise-error", "--bg", "--python")
+_FLAG = re.compile(r"\s*(--?[a-z-]*)(?:=(\S+)|\s+('[^']*'|\"[^\"]*\"|\S+))?")
+
+
+@magics_class
+class MiosaMagics(Magics):
+    """The ``%miosa`` magics. Defaults are configurable: ``%config MiosaMagics.timeout = 120``."""
+
+    computer = Unicode(
+        None,
+        allow_none=True,
+        help="Computer to run on when the cell names none. Default: $MIOSA_COMPUTER_ID, else 'local' "
+        "(the embedded local computer, used when MIOSA_API_KEY is not set).",
+    ).tag(config=True)
+    timeout = Int(None, allow_none=True, help="Timeout in seconds (1-300); default: the API's (30 s).").tag(
+        config=True
+    )
+    shell_path = Unicode(None, allow_none=True, help="Shell that runs the cell; default: /bin/bash.").tag(
+        config=True
+    )
+    view = Enum(
+        ["auto", "widget", "text"],
+        "auto",
+        help="auto: the live widget in a Jupyter kernel, plain text elsewhere (terminal IPython).",
+    ).tag(config=True)
+    head_lines = Int(20, help="Lines kept at the top of the view.").tag(config=True)
+    tail_lines = Int(1000, help="Lines kept at the bottom of the view; those between are counted.").tag(
+        config=True
+    )
+    update_interval = Float(0.05, help="Seconds between view updates (bounds traffic to the browser).").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell, **kwargs)
+        self._client: Miosa | None = None
+        self._local_said = False
+
+    # -- the magic ----------------------------------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("computer_pos", nargs="?", metavar="COMPUTER", help="computer id (cell form only)")
+    @argument("-c", "--computer", help="computer id")
+    @argument("--timeout", type=int, help="seconds before the command is killed (1-300)")
+    @argument("--shell", help="shell that runs the command, e.g. /bin/sh")
+    @argument("--out", metavar="VAR", help="store the ExecResult in VAR (the output stays on screen)")
+    @argument("--no-raise-error", action="store_true", help="don't fail the cell on a non-zero exit")
+    @argument("--bg", action="store_true", help="return at once with a handle; the view keeps streaming")
+    @argument("--python", action="store_true", help="run the text as Python on the computer")
+    @line_cell_magic
+    def miosa(self, line: str, cell: str | None = None) -> Any:
+        """Run a command on a Miosa computer and stream its output live.
+
+        Cell form: ``%%miosa [COMPUTER] [flags]`` then the command(s) on the following lines.
+        Line form: ``%miosa [flags] COMMAND``.
+        """
+        if cell is None:
+            flags, command = _split_line(line)
+            args = self._parse(flags)
+            if args.computer_pos:
+                raise UsageError("%miosa: name the computer with --computer in the line form.")
+        else:
+            args = self._parse(line)
+            command = cell
+        if not command.strip():
+            raise UsageError("%miosa: nothing to run. Put the command in the cell, e.g. `%%miosa` then `ls -l`.")
+        if args.timeout is not None and not 1 <= args.timeout <= 300:
+            raise UsageError(f"%miosa: --timeout must be 1-300 seconds, got {args.timeout}.")
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"%miosa: --out needs a variable name, got {args.out!r}.")
+        if args.python:
+            command = f"python3 -u -c {shlex.quote(command)}"
+        return self._run(args, command)
+
+    def _parse(self, line: str) -> Any:
+        try:
+            return parse_argstring(self.miosa, line)
+        except UsageError as exc:
+            raise UsageError(f"%miosa: {exc}. Usage: %%miosa [COMPUTER] [--timeout S] [--shell PATH] "
+                             "[--out VAR] [--no-raise-error] [--bg] [--python]") from None
+        except ValueError as exc:  # unbalanced quotes
+            raise UsageError(f"%miosa: {exc}") from None
+
+    def _run(self, args: Any, command: str) -> Any:
+        client, default_computer = self._client_for_run()
+        computer = args.computer or args.computer_pos or self.computer or default_computer
+        if not computer:
+            raise UsageError(
+                "%miosa: which computer? Name it (`%%miosa COMPUTER_ID`), set MIOSA_COMPUTER_ID, or "
+                "`%config MiosaMagics.computer = '...'`."
+            )
+        run = Run(
+            client,
+            computer,
+            command,
+            timeout=args.timeout if args.timeout is not None else self.timeout,
+            shell=args.shell or self.shell_path,
+            view=self._make_view(),
+            interval=self.update_interval,
+            head=self.head_lines,
+            tail=self.tail_lines,
+        )
+        try:
+            run.start()
+        except MiosaError as exc:
+            if args.no_raise_error:
+                return None
+            raise
+        if args.out:
+            self.shell.user_ns[args.out] = _Pending(run, args.out) if args.bg else None
+        if args.bg:
+            run.start_background()
+            if args.out:
+                _store_when_done(run, self.shell.user_ns, args.out)
+            return run
+        result = run.drive()  # Ctrl-C cancels the run and re-raises
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        if args.no_raise_error or result.outcome == "success":
+            return None
+        words = banner_words(result, (run.terminal or {}).get("timeout_seconds") or run.timeout)
+        first = command.strip().partition("\n")[0]
+        first = first if len(first) <= 60 else first[:57] + "..."
+        if result.outcome == "timeout":
+            raise CommandTimeoutError(f"{first!r} {words}", result)
+        if result.outcome == "failure":
+            raise CommandFailedError(f"{first!r} failed: {words}", result)
+        raise MiosaError(words)
+
+    # -- choosing where to run ------------------------------------------------------------------
+
+    def _client_for_run(self) -> tuple[Miosa, str]:
+        """The cloud when MIOSA_API_KEY is set, else the embedded local computer (started once)."""
+        if os.environ.get("MIOSA_API_KEY"):
+            if self._client is None or self._client.base_url.startswith("http://127.0.0.1"):
+                self._client = Miosa()
+            return self._client, os.environ.get("MIOSA_COMPUTER_ID", "")
+        from .local import local_server
+
+        server = local_server()
+        if self._client is None or self._client.base_url != server.base_url:
+            self._client = Miosa(server.token, base_url=server.base_url)
+        if not self._local_said:
+            print(f"miosa: no MIOSA_API_KEY set, running on the local computer (this machine, "
+                  f"{server.base_url.rsplit('/api', 1)[0]}).")
+            self._local_said = True
+        return self._client, server.computer_id
+
+    def _make_view(self) -> Any:
+        from ._views import TextView, WidgetView
+
+        mode = self.view
+        if mode == "auto":
+            mode = "widget" if _in_jupyter_kernel(self.shell) else "text"
+        if mode == "text":
+            return TextView()
+        return WidgetView(head=self.head_lines, tail=self.tail_lines)
+
+
+class _Pending:
+    """What ``--out VAR`` holds while a ``--bg`` run is still going."""
+
+    def __init__(self, run: Run, name: str) -> None:
+        self.run, self.name = run, name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: background run still going; call .wait() on its handle>"
+
+
+def _store_when_done(run: Run, namespace: dict[str, Any], name: str) -> None:
+    import threading
+
+    def store() -> None:
+        result = run.wait()
+        if isinstance(namespace.get(name), _Pending):
+            namespace[name] = result
+
+    threading.Thread(target=store, name="miosa-run-out", daemon=True).start()
+
+
+def _split_line(line: str) -> tuple[str, str]:
+    """Split ``%miosa [flags] COMMAND`` into the flags and the command (kept verbatim)."""
+    pos = 0
+    while True:
+        m = _FLAG.match(line, pos)
+        if not m:
+            break
+        flag = m.group(1)
+        if flag == "--":
+            return line[:pos], line[m.start(1) + 2 :].strip()
+        if flag not in _VALUE_FLAGS and flag not in _BOOL_FLAGS:
+            if flag.startswith("--"):
+                raise UsageError(f"%miosa: unknown flag {flag}. Put `--` before a command that starts with --.")
+            break
+        if flag in _BOOL_FLAGS:
+            pos = m.start(1) + len(flag)
+            continue
+        if m.group(2) is None and m.group(3) is None:
+            raise UsageError(f"%miosa: {flag} needs a value.")
+        pos = m.end()
+    return line[:pos], line[pos:].strip()
+
+
+def _in_jupyter_kernel(shell: Any) -> bool:
+    # A ZMQ kernel has a front end that may render widgets; terminal IPython has none.
+    return type(shell).__name__ == "ZMQInteractiveShell" or hasattr(shell, "kernel")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(MiosaMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.pop("MiosaMagics", None)
+    if magics is not None:
+        for kind in ("line", "cell"):
+            ipython.magics_manager.magics[kind].pop("miosa", None)

@@ -1,0 +1,283 @@
+"""One run of a command, from POST to banner; the same runner serves the magic and the panel.
+
+A reader thread consumes the event stream batch by batch (one network read each) into the transcript
+and the screen; the driver (the cell's main thread, or a thread for background runs) wakes at most
+``1 / interval`` times a second and hands the view what changed. So the view's traffic is bounded
+whatever the command prints, and the last line of a burst still shows within one interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from itertools import groupby, repeat
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._errors import MiosaError
+from ._models import TERMINAL_EVENTS, ExecResult
+from ._screen import Run as LineRun
+from ._screen import Screen
+from ._transcript import Transcript
+
+if TYPE_CHECKING:
+    from ._client import Miosa
+    from ._stream import Batch, ExecStream
+
+__all__ = ["Run", "View", "banner_words"]
+
+_GET = dict.get
+_HINTS = {
+    126: "not executable",
+    127: "command not found",
+    130: "interrupted (SIGINT)",
+    137: "killed (SIGKILL, often out of memory)",
+    143: "terminated (SIGTERM)",
+}
+
+
+class View(Protocol):
+    """Where a run shows itself: the widget, or plain text."""
+
+    def begin(self, run: Run) -> None: ...
+    def update(self, run: Run, changes: list[LineRun], texts: list[tuple[str, str]]) -> None: ...
+    def end(self, run: Run) -> None: ...
+
+
+class Run:
+    """A command on a computer: ``start()`` it, then ``wait()`` (blocking) or ``start_background()``.
+
+    ``result`` is an ``ExecResult`` once it has ended; ``cancel()`` works from any thread.
+    """
+
+    def __init__(
+        self,
+        client: Miosa,
+        computer_id: str,
+        command: str,
+        *,
+        timeout: int | None = None,
+        shell: str | None = None,
+        view: View | None = None,
+        interval: float = 0.05,
+        head: int = 20,
+        tail: int = 1000,
+        memory_cap: int = 16 << 20,
+    ) -> None:
+        self.client = client
+        self.computer_id = computer_id
+        self.command = command
+        self.timeout = timeout
+        self.shell = shell
+        self.view = view
+        self.interval = interval
+        self.screen = Screen(head, tail)
+        self.transcript = Transcript(memory_cap)
+        self.terminal: dict[str, Any] | None = None
+        self.result: ExecResult | None = None
+        self.started = time.time()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._ended = threading.Event()
+        self._cancelled = False
+        self._stream: ExecStream | None = None
+        self._driver: threading.Thread | None = None
+        self._error: str | None = None
+        # Plain-text views want every byte, not just the window: then the reader keeps what's new.
+        self._texts: list[tuple[str, str]] | None = [] if getattr(view, "wants_text", False) else None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Run:
+        """Start the command and the reader; a refused start (bad key, stopped computer) ends the run
+        at once with an ``error`` outcome and re-raises."""
+        if self.view is not None:
+            self.view.begin(self)
+        try:
+            self._stream = self.client.exec.stream(
+                self.computer_id, command=self.command, timeout=self.timeout, shell=self.shell
+            )
+        except MiosaError as exc:
+            self._error = str(exc)
+            self._done.set()
+            self._finish()
+            raise
+        threading.Thread(target=self._read, name="miosa-run-reader", daemon=True).start()
+        return self
+
+    def drive(self) -> ExecResult:
+        """Drive the view on this thread until the run ends.
+
+        Ctrl-C (KeyboardInterrupt) cancels the run, shows it as cancelled, then re-raises so queued
+        cells don't run.
+        """
+        try:
+            while not self._done.wait(self.interval):
+                self._flush()
+        except KeyboardInterrupt:
+            self.cancel()
+            self._done.wait(5)
+            self._finish()
+            raise
+        self._finish()
+        assert self.result is not None
+        return self.result
+
+    def start_background(self) -> Run:
+        """Drive the view from a thread; the caller gets the run back at once."""
+        self._driver = threading.Thread(target=self._drive_quietly, name="miosa-run-driver", daemon=True)
+        self._driver.start()
+        return self
+
+    def _drive_quietly(self) -> None:
+        try:
+            self.drive()
+        except BaseException:  # a background thread has no one to raise to; the view shows it
+            self._finish()
+
+    def wait(self, timeout: float | None = None) -> ExecResult | None:
+        """Block until the run ends and return its ``ExecResult`` (None if ``timeout`` passes first)."""
+        if self._driver is None:
+            return self.drive()
+        self._ended.wait(timeout)
+        return self.result
+
+    def cancel(self) -> None:
+        """Stop the command: cut the stream (the local computer then kills the process group)."""
+        if self._done.is_set():
+            return
+        self._cancelled = True
+        if self._stream is not None:
+            self._stream.abort()
+
+    @property
+    def done(self) -> bool:
+        return self._ended.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    # -- reading (reader thread) ----------------------------------------------------------------
+
+    def _read(self) -> None:
+        assert self._stream is not None
+        try:
+            for batch in self._stream.batches():
+                self._apply(batch)
+        except MiosaError as exc:
+            if not self._cancelled:
+                self._error = str(exc)
+        except Exception as exc:  # never leave the driver waiting on a dead reader
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._stream.close()
+            self._done.set()
+
+    def _apply(self, batch: Batch) -> None:
+        types = set(map(_GET, batch, repeat("type")))
+        if types == {"output"}:
+            outputs = batch
+        else:
+            outputs = [p for p in batch if p.get("type") == "output"]
+            for payload in batch:
+                if payload.get("type") in TERMINAL_EVENTS:
+                    self.terminal = payload
+        if not outputs:
+            return
+        streams = set(map(_GET, outputs, repeat("stream")))
+        with self._lock:
+            try:
+                if len(streams) == 1:
+                    self._feed(streams.pop() or "stdout", "".join(map(_GET, outputs, repeat("line"))))
+                else:
+                    for stream, group in groupby(outputs, lambda p: p.get("stream")):
+                        self._feed(stream or "stdout", "".join(map(_GET, group, repeat("line"))))
+            except TypeError:  # a payload without a string "line": keep what can be kept
+                for p in outputs:
+                    self._feed(str(p.get("stream") or "stdout"), str(p.get("line") or ""))
+
+    def _feed(self, stream: str, text: str) -> None:
+        self.transcript.add(stream, text)
+        self.screen.feed(text, stream)
+        if self._texts is not None:
+            self._texts.append((stream, text))
+
+    # -- driving the view --------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        with self._lock:
+            changes = self.screen.changes()
+            texts: list[tuple[str, str]] = []
+            if self._texts:
+                texts, self._texts = self._texts, []
+        if (changes or texts) and self.view is not None:
+            self.view.update(self, changes, texts)
+
+    def window(self) -> tuple[list[LineRun], int]:
+        """The screen's whole window and line count, taken consistently."""
+        with self._lock:
+            return self.screen.window(), self.screen.count
+
+    def _finish(self) -> None:
+        if self._ended.is_set():
+            return
+        self._flush()
+        self.result = self._result()
+        if self.view is not None:
+            self.view.end(self)
+        self._ended.set()
+
+    def _result(self) -> ExecResult:
+        t = self.terminal or {}
+        kind = t.get("type")
+        elapsed = round((time.time() - self.started) * 1000)
+        common = {
+            "stdout": self.transcript.text("stdout"),
+            "stderr": self.transcript.text("stderr"),
+            "output": self.transcript.text(),
+        }
+        if kind == "exit":
+            return ExecResult(
+                exit_code=t.get("exit_code"), duration_ms=t.get("duration_ms", elapsed), **common
+            )
+        if kind == "timeout":
+            return ExecResult(exit_code=None, timed_out=True, duration_ms=elapsed, **common)
+        if self._cancelled:
+            return ExecResult(exit_code=None, cancelled=True, duration_ms=elapsed, **common)
+        message = t.get("message") if kind == "error" else None
+        return ExecResult(
+            exit_code=None, error=message or self._error or "The run ended without a result.",
+            duration_ms=elapsed, **common,
+        )
+
+    @property
+    def status(self) -> str:
+        """``running`` until the end, then the outcome (``success``, ``failure``, ...)."""
+        return self.result.outcome if self.result is not None else "running"
+
+    @property
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+
+def banner_words(result: ExecResult, timeout: int | None = None) -> str:
+    """The banner's words: ``exit 0 · 45.3 s``, ``timed out after 300 s``, the error message..."""
+    outcome = result.outcome
+    took = _seconds((result.duration_ms or 0) / 1000)
+    if outcome == "timeout":
+        return f"after {timeout or '?'} s"
+    if outcome == "cancelled":
+        return f"after {took}"
+    if outcome == "error":
+        return result.error or "error"
+    hint = _HINTS.get(result.exit_code or 0)
+    return f"exit {result.exit_code} · {took}" + (f" · {hint}" if hint else "")
+
+
+def _seconds(s: float) -> str:
+    if s < 10:
+        return f"{s:.2f} s"
+    if s < 60:
+        return f"{s:.1f} s"
+    m, sec = divmod(round(s), 60)
+    return f"{m} min {sec} s"

@@ -1,0 +1,186 @@
+"""The two ways a run shows itself: the live widget (notebooks) and plain text (everywhere else)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from ._record import Record
+from ._render import _CONTROL, banner_html, header_html, line_html
+from ._runner import Run, banner_words
+from ._screen import Line, resolve
+from ._screen import Run as LineRun
+
+__all__ = ["TextView", "WidgetView"]
+
+
+def _words(run: Run) -> str:
+    assert run.result is not None
+    seconds = (run.terminal or {}).get("timeout_seconds") or run.timeout
+    return banner_words(run.result, seconds)
+
+
+class WidgetView:
+    """Shows a run in a ``TerminalView``; at the end, optionally replaces it with a static ``Record``.
+
+    Each update is one custom message of at most ``budget`` characters of HTML (the newest lines win
+    when a burst is bigger: the snapshot fills the rest within ``snapshot_every`` seconds).
+    """
+
+    def __init__(
+        self,
+        *,
+        head: int = 20,
+        tail: int = 1000,
+        budget: int = 32768,
+        snapshot_every: float = 1.0,
+        record_on_end: bool = True,
+        display: bool = True,
+    ) -> None:
+        self.head, self.tail, self.budget = head, tail, budget
+        self.snapshot_every = snapshot_every
+        self.record_on_end = record_on_end
+        self.display = display
+        self.widget: Any = None
+        self.handle: Any = None
+        self.seq = 0
+        self._snapshot_at = 0.0
+
+    def begin(self, run: Run) -> None:
+        from ._widget import TerminalView
+
+        self.widget = TerminalView(
+            status="running",
+            header=header_html(run.command, run.computer_id),
+            banner=banner_html("running", f"on {run.computer_id}"),
+            started_ms=run.started * 1000,
+            head_lines=self.head,
+            tail_lines=self.tail,
+        )
+        if self.display:
+            from IPython.display import display
+
+            self.handle = display(self.widget, display_id=True)
+        self._snapshot_at = time.monotonic()
+
+    def update(self, run: Run, changes: list[LineRun], texts: list[tuple[str, str]]) -> None:
+        if not changes:
+            return
+        self.seq += 1
+        self.widget.send_lines(self.seq, self._render(changes, self.budget), run.screen.count)
+        if time.monotonic() - self._snapshot_at >= self.snapshot_every:
+            self._snapshot(run)
+
+    def _snapshot(self, run: Run) -> None:
+        window, count = run.window()
+        with self.widget.hold_sync():
+            self.widget.window = {"seq": self.seq, "runs": self._render(window, None)}
+            self.widget.line_count = count
+        self._snapshot_at = time.monotonic()
+
+    def _render(self, runs: list[LineRun], budget: int | None) -> list[list[Any]]:
+        out: list[list[Any]] = []
+        left = budget if budget is not None else -1
+        for start, lines in runs:
+            if start < self.head:  # the head is small and fixed: always whole
+                out.append([start, [_html(line) for line in lines]])
+                continue
+            picked: list[str] = []
+            for line in reversed(lines):  # newest first, until the budget is spent
+                h = _html(line)
+                if budget is not None and picked and left - len(h) < 0:
+                    break
+                left -= len(h)
+                picked.append(h)
+            picked.reverse()
+            out.append([start + len(lines) - len(picked), picked])
+        return out
+
+    def end(self, run: Run) -> None:
+        assert run.result is not None
+        status = run.result.outcome
+        words = _words(run)
+        window, count = run.window()
+        rendered = self._render(window, None)
+        with self.widget.hold_sync():
+            self.widget.window = {"seq": self.seq + 1, "runs": rendered}
+            self.widget.line_count = count
+            self.widget.duration_ms = run.result.duration_ms
+            self.widget.status = status
+            self.widget.banner = banner_html(status, words)
+        if self.record_on_end and self.handle is not None:
+            self.handle.update(record(run, words, window, count, rendered, self.widget))
+            self.widget.close()
+
+
+def _html(line: Line) -> str:
+    return line_html(resolve(line[0]), line[1])
+
+
+def record(run: Run, words: str, window: list[LineRun], count: int, rendered: list[list[Any]],
+           widget: Any) -> Record:
+    """The static record of a finished run, from the same window and HTML as the live view."""
+    assert run.result is not None
+    head: list[str] = []
+    tail: list[str] = []
+    head_text: list[str] = []
+    tail_text: list[str] = []
+    tail_start = count
+    for (start, lines), (_, htmls) in zip(window, rendered, strict=True):
+        if start < widget.head_lines:  # the tail never starts inside the head
+            head, head_text = htmls, [_plain(t) for t, _ in lines]
+        else:
+            tail, tail_text, tail_start = htmls, [_plain(t) for t, _ in lines], start
+    hidden = tail_start - len(head) if tail else 0
+    marker = [f"… {hidden:,} lines hidden …"] if hidden > 0 else []
+    return Record(
+        status=run.result.outcome,
+        header=widget.header,
+        banner=widget.banner,
+        head=head,
+        tail=tail,
+        hidden=hidden,
+        line_count=count,
+        duration_ms=run.result.duration_ms,
+        text_lines=head_text + marker + tail_text,
+        command=run.command,
+        computer=run.computer_id,
+        words=words,
+    )
+
+
+def _plain(raw: str) -> str:
+    return _CONTROL.sub("", resolve(raw))
+
+
+class TextView:
+    """Plain streams and a one-line banner, for terminal IPython, nbconvert, papermill, scripts."""
+
+    wants_text = True
+
+    def __init__(self, out: Any = None, err: Any = None) -> None:
+        self.out = out
+        self.err = err
+
+    def begin(self, run: Run) -> None:
+        pass
+
+    def update(self, run: Run, changes: list[LineRun], texts: list[tuple[str, str]]) -> None:
+        out = self.out or sys.stdout
+        err = self.err or sys.stderr
+        for stream, text in texts:
+            (err if stream == "stderr" else out).write(text)
+        out.flush()
+        err.flush()
+
+    def end(self, run: Run) -> None:
+        from ._render import ICONS, LABELS
+
+        assert run.result is not None
+        out = self.out or sys.stdout
+        status = run.result.outcome
+        if run.screen.open:
+            out.write("\n")
+        out.write(f"{ICONS[status]} {LABELS[status]} · {_words(run)}\n")
+        out.flush()

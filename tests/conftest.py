@@ -53,6 +53,10 @@ def group_gone(pgid: int) -> bool:
 
 
 def kill_pid(pid: int) -> None:
+    """SIGKILL ``pid`` and, if it leads one, its process group (commands run in their own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
 

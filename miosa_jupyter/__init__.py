@@ -38,6 +38,7 @@ __all__ = [
     "LocalServer",
     "LocalServerError",
     "LocalSettings",
+    "Miosa",
     "MiosaError",
     "NotFoundError",
     "RateLimitError",

@@ -22,7 +22,9 @@ DEFAULT_BASE_URL = "https://api.miosa.ai/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
-def _settings(api_key: str | None, base_url: str | None, tenant: str | None) -> tuple[str, str, dict[str, str]]:
+def _settings(
+    api_key: str | None, base_url: str | None, tenant: str | None
+) -> tuple[str, str, dict[str, str]]:
     api_key = api_key or os.environ.get("MIOSA_API_KEY")
     if not api_key:
         raise MiosaError(
@@ -142,9 +144,7 @@ class AsyncMiosa(_Base):
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(
-                method, self.base_url + path, headers=self._headers, **kwargs
-            )
+            response = await self._http.request(method, self.base_url + path, headers=self._headers, **kwargs)
         except httpx.TransportError as exc:
             raise self._connection_error(exc) from None
         self._raise_for(response)

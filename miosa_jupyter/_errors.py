@@ -183,9 +183,7 @@ def error_from_response(response: httpx.Response, *, ticket: bool = False) -> AP
         cls: type[APIStatusError] = TicketError
     else:
         cls = _BY_STATUS.get(status, ServerError if status >= 500 else APIStatusError)
-    return cls(
-        str(message), status_code=status, code=code and str(code), request_id=request_id, body=body
-    )
+    return cls(str(message), status_code=status, code=code and str(code), request_id=request_id, body=body)
 
 
 class LocalServerError(MiosaError):

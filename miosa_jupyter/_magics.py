@@ -91,7 +91,9 @@ class MiosaMagics(Magics):
             args = self._parse(line)
             command = cell
         if not command.strip():
-            raise UsageError("%miosa: nothing to run. Put the command in the cell, e.g. `%%miosa` then `ls -l`.")
+            raise UsageError(
+                "%miosa: nothing to run. Put the command in the cell, e.g. `%%miosa` then `ls -l`."
+            )
         if args.timeout is not None and not 1 <= args.timeout <= 300:
             raise UsageError(f"%miosa: --timeout must be 1-300 seconds, got {args.timeout}.")
         if args.out is not None and not args.out.isidentifier():
@@ -104,8 +106,10 @@ class MiosaMagics(Magics):
         try:
             return parse_argstring(self.miosa, line)
         except UsageError as exc:
-            raise UsageError(f"%miosa: {exc}. Usage: %%miosa [COMPUTER] [--timeout S] [--shell PATH] "
-                             "[--out VAR] [--no-raise-error] [--bg] [--python]") from None
+            raise UsageError(
+                f"%miosa: {exc}. Usage: %%miosa [COMPUTER] [--timeout S] [--shell PATH] "
+                "[--out VAR] [--no-raise-error] [--bg] [--python]"
+            ) from None
         except ValueError as exc:  # unbalanced quotes
             raise UsageError(f"%miosa: {exc}") from None
 
@@ -130,7 +134,7 @@ class MiosaMagics(Magics):
         )
         try:
             run.start()
-        except MiosaError as exc:
+        except MiosaError:
             if args.no_raise_error:
                 return None
             raise
@@ -169,8 +173,10 @@ class MiosaMagics(Magics):
         if self._client is None or self._client.base_url != server.base_url:
             self._client = Miosa(server.token, base_url=server.base_url)
         if not self._local_said:
-            print(f"miosa: no MIOSA_API_KEY set, running on the local computer (this machine, "
-                  f"{server.base_url.rsplit('/api', 1)[0]}).")
+            print(
+                f"miosa: no MIOSA_API_KEY set, running on the local computer (this machine, "
+                f"{server.base_url.rsplit('/api', 1)[0]})."
+            )
             self._local_said = True
         return self._client, server.computer_id
 
@@ -218,7 +224,9 @@ def _split_line(line: str) -> tuple[str, str]:
             return line[:pos], line[m.start(1) + 2 :].strip()
         if flag not in _VALUE_FLAGS and flag not in _BOOL_FLAGS:
             if flag.startswith("--"):
-                raise UsageError(f"%miosa: unknown flag {flag}. Put `--` before a command that starts with --.")
+                raise UsageError(
+                    f"%miosa: unknown flag {flag}. Put `--` before a command that starts with --."
+                )
             break
         if flag in _BOOL_FLAGS:
             pos = m.start(1) + len(flag)

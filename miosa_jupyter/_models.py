@@ -103,7 +103,7 @@ class ExecResult:
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> ExecResult:
-        """Read an ``/exec`` answer. SDKs disagree on its shape: prefer ``stdout``/``stderr``, else ``output``."""
+        """Read an ``/exec`` answer; SDKs disagree on its shape: ``stdout``/``stderr``, else ``output``."""
         stdout = body.get("stdout")
         stderr = body.get("stderr") or ""
         output = body.get("output")

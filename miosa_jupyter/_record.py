@@ -47,14 +47,12 @@ class Record:
 
     def html(self) -> str:
         n = self._count
-        meta = (
-            self._header.replace(
-                '<span class="miosa-elapsed"></span>',
-                f'<span class="miosa-elapsed">{_seconds((self._duration or 0) / 1000)}</span>',
-            ).replace(
-                '<span class="miosa-count"></span>',
-                f'<span class="miosa-count">{n:,} line{"" if n == 1 else "s"}</span>',
-            )
+        meta = self._header.replace(
+            '<span class="miosa-elapsed"></span>',
+            f'<span class="miosa-elapsed">{_seconds((self._duration or 0) / 1000)}</span>',
+        ).replace(
+            '<span class="miosa-count"></span>',
+            f'<span class="miosa-count">{n:,} line{"" if n == 1 else "s"}</span>',
         )
         lines = [f'<div class="miosa-line">{h}</div>' for h in self._head]
         if self._hidden > 0:

@@ -38,7 +38,9 @@ LABELS = {
     "cancelled": "cancelled",
 }
 # Other terminal controls (cursor moves, OSC titles, bells) are dropped, not shown as garbage.
-_CONTROL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-ln-z]|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
+_CONTROL = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-ln-z]|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]"
+)
 
 
 @functools.cache
@@ -50,8 +52,10 @@ def line_html(text: str, stream: str) -> str:
     """One screen line (no trailing newline) as escaped, coloured HTML."""
     if "\x1b" in text or _has_control(text):
         text = _CONTROL.sub("", text)
-        body = _converter().convert(text, full=False, ensure_trailing_newline=False) if "\x1b" in text else (
-            html.escape(text, quote=False)
+        body = (
+            _converter().convert(text, full=False, ensure_trailing_newline=False)
+            if "\x1b" in text
+            else (html.escape(text, quote=False))
         )
     else:
         body = html.escape(text, quote=False)

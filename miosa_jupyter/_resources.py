@@ -32,8 +32,9 @@ def _body(command: str, timeout: int | None, shell: str | None) -> dict[str, Any
     return body
 
 
-def _events_request(http: httpx.Client | httpx.AsyncClient, base_url: str, computer_id: str,
-                    answer: dict[str, Any]) -> httpx.Request:
+def _events_request(
+    http: httpx.Client | httpx.AsyncClient, base_url: str, computer_id: str, answer: dict[str, Any]
+) -> httpx.Request:
     """Build the GET for the events URL.
 
     ``stream_url`` is origin-relative and already holds ``/api/v1``: resolve it with urljoin, never by

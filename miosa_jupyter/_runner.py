@@ -246,8 +246,10 @@ class Run:
             return ExecResult(exit_code=None, cancelled=True, duration_ms=elapsed, **common)
         message = t.get("message") if kind == "error" else None
         return ExecResult(
-            exit_code=None, error=message or self._error or "The run ended without a result.",
-            duration_ms=elapsed, **common,
+            exit_code=None,
+            error=message or self._error or "The run ended without a result.",
+            duration_ms=elapsed,
+            **common,
         )
 
     @property

@@ -205,4 +205,6 @@ def check_events_response(response: httpx.Response) -> None:
         raise error_from_response(response, ticket=True)
     ctype = response.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
-        raise StreamError(f"Expected an event stream from the events URL, got {ctype or 'no content type'!r}.")
+        raise StreamError(
+            f"Expected an event stream from the events URL, got {ctype or 'no content type'!r}."
+        )

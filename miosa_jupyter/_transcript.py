@@ -37,7 +37,7 @@ class Transcript:
 
     def _flush_to_disk(self) -> None:
         if self._spill is None:
-            self._spill = tempfile.TemporaryFile(prefix="miosa-transcript-")
+            self._spill = tempfile.TemporaryFile(prefix="miosa-transcript-")  # noqa: SIM115 (lives as long as the run)
         write = self._spill.write
         for stream, text in self._chunks:
             data = text.encode("utf-8", "surrogatepass")

@@ -118,8 +118,9 @@ def _html(line: Line) -> str:
     return line_html(resolve(line[0]), line[1])
 
 
-def record(run: Run, words: str, window: list[LineRun], count: int, rendered: list[list[Any]],
-           widget: Any) -> Record:
+def record(
+    run: Run, words: str, window: list[LineRun], count: int, rendered: list[list[Any]], widget: Any
+) -> Record:
     """The static record of a finished run, from the same window and HTML as the live view."""
     assert run.result is not None
     head: list[str] = []

@@ -21,7 +21,9 @@ class Execution:
 
     @property
     def stdout(self) -> str:
-        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stdout")
+        return "".join(
+            m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stdout"
+        )
 
     @property
     def error(self) -> dict[str, Any] | None:

@@ -75,9 +75,14 @@ def test_last_line_of_a_burst_is_not_held_back(kernel):
     # A burst, then silence: the burst's last line must reach the view before the command ends.
     msg_id = kernel.send("%%miosa\nseq 1 5000; sleep 3; echo end")
     seen = kernel.wait_for_iopub(
-        lambda m: m["msg_type"] == "comm_msg"
-        and any("5000" in str(line) for run in m["content"]["data"].get("content", {}).get("runs", [])
-                for line in run[1]),
+        lambda m: (
+            m["msg_type"] == "comm_msg"
+            and any(
+                "5000" in str(line)
+                for run in m["content"]["data"].get("content", {}).get("runs", [])
+                for line in run[1]
+            )
+        ),
         timeout=2.5,
     )
     assert not any(m["msg_type"] == "update_display_data" for m in seen), "seen before the end"
@@ -114,13 +119,20 @@ def test_timeout_shows_amber_banner_and_fails(kernel):
 
 
 def test_bad_flags_give_a_one_line_usage_error(kernel):
-    for line in ["%%miosa --timeout abc\nls", "%%miosa --timeout 0\nls", "%%miosa --frobnicate\nls",
-                 "%miosa --frobnicate ls", "%%miosa\n   "]:
+    for line in [
+        "%%miosa --timeout abc\nls",
+        "%%miosa --timeout 0\nls",
+        "%%miosa --frobnicate\nls",
+        "%miosa --frobnicate ls",
+        "%%miosa\n   ",
+    ]:
         ex = kernel.run(line)
         assert ex.reply["status"] == "error", line
         assert ex.reply["ename"] == "UsageError", line
         # IPython prints a UsageError as one line on stderr, no traceback.
-        stderr = "".join(m["content"]["text"] for m in ex.of_type("stream") if m["content"]["name"] == "stderr")
+        stderr = "".join(
+            m["content"]["text"] for m in ex.of_type("stream") if m["content"]["name"] == "stderr"
+        )
         assert stderr.startswith("UsageError: %miosa") and stderr.count("\n") <= 1, stderr
         assert not ex.of_type("comm_open"), "nothing started"
 
@@ -153,8 +165,10 @@ def test_html_in_output_stays_text(kernel):
 
 
 def test_no_token_or_ticket_in_outputs_or_widget_state(kernel):
-    ex = kernel.run("%%miosa\necho secret-check", user_expressions={
-        "token": "__import__('miosa_jupyter').local_server().token"})
+    ex = kernel.run(
+        "%%miosa\necho secret-check",
+        user_expressions={"token": "__import__('miosa_jupyter').local_server().token"},
+    )
     token = ex.reply["user_expressions"]["token"]["data"]["text/plain"].strip("'")
     everything = repr(ex.iopub)
     assert token not in everything
@@ -165,8 +179,10 @@ def test_bg_returns_at_once_with_a_handle(kernel, tmp_path: Path):
     ex = kernel.run("%%miosa --bg --out bgres\nsleep 1.5; echo done-bg")
     assert ex.reply["status"] == "ok"
     assert ex.seconds < 1.4, "returned before the command ended"
-    result = kernel.run("h = _\nr = h.wait(30)", user_expressions={"e": "r.exit_code", "s": "r.stdout",
-                                                                  "o": "bgres.exit_code"})
+    result = kernel.run(
+        "h = _\nr = h.wait(30)",
+        user_expressions={"e": "r.exit_code", "s": "r.stdout", "o": "bgres.exit_code"},
+    )
     values = {k: v["data"]["text/plain"] for k, v in result.reply["user_expressions"].items()}
     assert values == {"e": "0", "s": "'done-bg\\n'", "o": "0"}
 

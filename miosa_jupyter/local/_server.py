@@ -45,7 +45,9 @@ class LocalServer:
     >>> server.stop()
     """
 
-    def __init__(self, settings: LocalSettings | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, settings: LocalSettings | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.settings = settings or LocalSettings()
         if host not in LOOPBACK_HOSTS:
             self.settings.allowed_hosts = self.settings.allowed_hosts | {host}

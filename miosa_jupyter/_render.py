@@ -25,7 +25,7 @@ ICONS = {
     "running": "\u25b6",  # ▶
     "success": "\u2714",  # ✔
     "failure": "\u2716",  # ✖
-    "timeout": "\u23f1",  # ⏱
+    "timeout": "\u25f7",  # ◷ (a clock face that common monospace fonts have; U+23F1 often is missing)
     "error": "\u26a0",  # ⚠
     "cancelled": "\u25a0",  # ■
 }

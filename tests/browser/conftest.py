@@ -75,7 +75,11 @@ class Lab:
         """A notebook ``name`` in the server root; cells are ``("code" | "markdown", source)``."""
         nb = nbformat.v4.new_notebook(
             metadata={
-                "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+                "kernelspec": {
+                    "name": "python3",
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                },
                 "language_info": {"name": "python"},
             }
         )
@@ -131,8 +135,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--LabServerApp.user_settings_dir=" + str(settings),
     ]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Lab(url, root, log, proc)
     try:
         deadline = time.monotonic() + 60
@@ -214,7 +225,7 @@ class Notebook:
         return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
 
     def cell(self, index: int) -> Locator:
-        return self.panel.locator(".jp-Notebook > .jp-Cell").nth(index)
+        return self.panel.locator(".jp-Notebook .jp-Cell").nth(index)
 
     def output(self, index: int) -> Locator:
         return self.cell(index).locator(".jp-Cell-outputArea")
@@ -233,8 +244,32 @@ class Notebook:
         self.wait_idle(timeout)
 
     def wait_idle(self, timeout: float = CELL_MS) -> None:
-        indicator = self.panel.locator(".jp-Notebook-ExecutionIndicator")
-        expect(indicator).to_have_attribute("data-status", "idle", timeout=timeout)
+        """The toolbar names the kernel and says idle, and the server sees the page connected to it.
+
+        The toolbar alone can say "idle" a moment before the kernel's websocket is open; a cell run
+        then would be lost, so the server's view of the session is checked too.
+        """
+        toolbar = self.panel.locator(".jp-NotebookPanel-toolbar")
+        expect(toolbar.locator("[data-jp-item-name='kernelName']")).to_have_text(
+            "Python 3 (ipykernel)", timeout=timeout
+        )
+        expect(toolbar.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+            "data-status", "idle", timeout=timeout
+        )
+        expect(self.page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=timeout)
+        deadline = time.monotonic() + timeout / 1000
+        while not self._kernel_connected_and_idle():
+            assert time.monotonic() < deadline, (
+                f"kernel of {self.name} not connected and idle: {self.lab.api('GET', '/api/sessions')}"
+            )
+            self.page.wait_for_timeout(100)  # polling interval for server-side state, not a fixed wait
+
+    def _kernel_connected_and_idle(self) -> bool:
+        for session in self.lab.api("GET", "/api/sessions"):
+            if session.get("path") == self.name:
+                kernel = session.get("kernel") or {}
+                return kernel.get("connections", 0) > 0 and kernel.get("execution_state") == "idle"
+        return False
 
     def prompt(self, index: int) -> str:
         return self.cell(index).locator(".jp-InputPrompt").inner_text().strip()
@@ -263,9 +298,23 @@ class Notebook:
         self.wait_cell_done(index, before, timeout)
 
     def run_all(self, timeout: float = CELL_MS) -> None:
-        """Run > Run All Cells from the menu bar, then wait for the kernel to go idle."""
+        """Run > Run All Cells from the menu bar; wait until the first code cell has a new count and no
+        cell is queued or running (``[*]``). Like JupyterLab, it stops at the first cell that fails.
+        """
+        first = self.panel.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+        before = first.inner_text().strip()
         self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        self.page.wait_for_function(
+            """([panel, before]) => {
+                const prompts = [...panel.querySelectorAll(".jp-CodeCell .jp-InputPrompt")]
+                    .map(p => p.textContent.trim());
+                return prompts.length > 0 && /\\[\\d+\\]/.test(prompts[0]) && prompts[0] !== before
+                    && !prompts.some(t => t.includes("*"));
+            }""",
+            arg=[self.panel.element_handle(), before],
+            timeout=timeout,
+        )
         self.wait_idle(timeout)
 
     def save(self) -> None:
@@ -285,3 +334,23 @@ def page(browser: Browser) -> Iterator[Page]:
         yield pg
     finally:
         context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_on_failure(request: pytest.FixtureRequest, artifacts: Path) -> Iterator[None]:
+    """A failing browser test leaves ``test-artifacts/failed-<test>.png`` behind."""
+    yield
+    failed = any(
+        getattr(request.node, f"rep_{w}", None) and getattr(request.node, f"rep_{w}").failed
+        for w in ("setup", "call")
+    )
+    if failed and "page" in request.fixturenames:
+        with contextlib.suppress(Exception):
+            request.getfixturevalue("page").screenshot(path=artifacts / f"failed-{request.node.name}.png")

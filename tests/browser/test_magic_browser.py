@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,12 +105,12 @@ def pwned(page: Page) -> str:
 
 
 @pytest.fixture(scope="module")
-def nb(lab: Lab, page: Page) -> Iterator[Notebook]:
+def nb(lab: Lab, page: Page) -> Notebook:
     lab.write_notebook(NAME, CELLS)
     notebook = Notebook(page, lab, NAME)
     notebook.open()
     notebook.run_cell(LOAD)
-    yield notebook
+    return notebook
 
 
 def test_lines_show_live_before_the_banner_then_success(nb: Notebook, artifacts: Path) -> None:
@@ -143,7 +142,9 @@ def test_lines_show_live_before_the_banner_then_success(nb: Notebook, artifacts:
     rec = record(nb, LOOP)
     expect(rec.locator(".miosa-output .miosa-line")).to_have_text([f"line {i}" for i in range(1, 9)])
     expect(rec.locator(".miosa-hidden")).to_have_count(0)
-    expect(rec.locator(".miosa-header .miosa-cmd")).to_have_text("for i in $(seq 1 8); do echo line $i; sleep 0.5; done")
+    expect(rec.locator(".miosa-header .miosa-cmd")).to_have_text(
+        "for i in $(seq 1 8); do echo line $i; sleep 0.5; done"
+    )
     expect(rec.locator(".miosa-header .miosa-count")).to_have_text("8 lines")
     expect(banner.locator(".miosa-words")).to_contain_text("exit 0")
     # a successful run does not fail the cell
@@ -155,7 +156,9 @@ def test_non_zero_exit_is_a_red_failure(nb: Notebook, artifacts: Path) -> None:
     nb.run_cell(FAIL_QUIET)
     banner = expect_record(nb, FAIL_QUIET)
     expect(banner.locator(".miosa-words")).to_contain_text("exit 1")
-    expect(nb.output(FAIL_QUIET).locator("[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
+    expect(nb.output(FAIL_QUIET).locator("[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(
+        0
+    )
     nb.output(FAIL_QUIET).screenshot(path=artifacts / "banner-failure.png")
 
     nb.run_cell(FAIL)
@@ -186,10 +189,11 @@ def test_output_is_shown_as_text_never_run_as_html(nb: Notebook) -> None:
 
 def test_records_survive_save_and_reload(nb: Notebook, lab: Lab, artifacts: Path) -> None:
     missing = [i for i in EXPECTED if record(nb, i).count() == 0]
-    if missing:  # run alone: produce the records first
-        nb.run_cell(LOAD)
-        for i in missing:
-            nb.run_cell(i)
+    if missing:  # run alone: produce the records first (Run All stops at the first failing cell)
+        nb.run_all(timeout=60_000)
+        for i in EXPECTED:
+            if record(nb, i).count() == 0:
+                nb.run_cell(i)
             expect_record(nb, i)
 
     nb.save()
@@ -197,7 +201,9 @@ def test_records_survive_save_and_reload(nb: Notebook, lab: Lab, artifacts: Path
     for i in EXPECTED:
         mimes = [m for o in saved["cells"][i]["outputs"] for m in o.get("data", {})]
         html = "".join(
-            "".join(o["data"]["text/html"]) for o in saved["cells"][i]["outputs"] if "text/html" in o.get("data", {})
+            "".join(o["data"]["text/html"])
+            for o in saved["cells"][i]["outputs"]
+            if "text/html" in o.get("data", {})
         )
         assert "application/vnd.jupyter.widget-view+json" not in mimes, (i, mimes)
         assert "miosa-record" in html, (i, mimes)

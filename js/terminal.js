@@ -12,6 +12,8 @@ function createStore(model) {
     tail: [], // html of lines tailStart .. tailStart+tail.length-1
     tailStart: 0,
     seq: -1,
+    runId: 0,
+    lineCount: 0,
     listeners: new Set(),
   };
 
@@ -51,6 +53,8 @@ function createStore(model) {
     store.tailStart = 0;
     apply(w.runs || []);
     store.seq = w.seq ?? -1;
+    store.runId = model.get("run_id");
+    store.lineCount = model.get("line_count");
   }
 
   function notify() {
@@ -60,16 +64,21 @@ function createStore(model) {
   fromSnapshot();
   model.on("change:window", () => {
     const w = model.get("window") || {};
-    // A snapshot newer than what we have (we missed deltas, or rendered late): take it.
-    if ((w.seq ?? -1) >= store.seq) {
+    // A new run, or a snapshot newer than what we have (we missed deltas, rendered late): take it.
+    if (model.get("run_id") !== store.runId || (w.seq ?? -1) >= store.seq) {
       fromSnapshot();
       notify();
     }
   });
+  model.on("change:line_count", () => {
+    store.lineCount = Math.max(store.lineCount, model.get("line_count"));
+    notify();
+  });
   model.on("msg:custom", (msg) => {
-    if (!msg || msg.type !== "lines" || msg.seq <= store.seq) return;
+    if (!msg || msg.type !== "lines" || msg.run_id !== store.runId || msg.seq <= store.seq) return;
     apply(msg.runs);
     store.seq = msg.seq;
+    store.lineCount = msg.line_count;
     notify();
   });
   return store;
@@ -101,7 +110,9 @@ function lineDiv(html) {
   return div;
 }
 
-function render({ model, el }) {
+// Renders the terminal (header, output, banner) of `model` into `el`; returns the cleanup function.
+// The panel (panel.js) uses it too: one front end for both.
+export function renderTerminal(model, el) {
   const store = storeFor(model);
   const root = document.createElement("div");
   const header = document.createElement("div");
@@ -127,7 +138,7 @@ function render({ model, el }) {
     const running = model.get("status") === "running";
     const ms = running ? Date.now() - model.get("started_ms") : model.get("duration_ms") || 0;
     if (elapsed) elapsed.textContent = seconds(Math.max(0, ms));
-    const n = model.get("line_count");
+    const n = model.get("status") === "running" ? store.lineCount : model.get("line_count");
     if (count) count.textContent = `${n.toLocaleString("en-US")} line${n === 1 ? "" : "s"}`;
   }
 
@@ -171,7 +182,6 @@ function render({ model, el }) {
   model.on("change:status", onChange);
   model.on("change:banner", onChange);
   model.on("change:header", onChange);
-  model.on("change:line_count", schedule);
   const clock = setInterval(() => {
     if (model.get("status") === "running") paintMeta();
   }, 100);
@@ -182,8 +192,11 @@ function render({ model, el }) {
     model.off("change:status", onChange);
     model.off("change:banner", onChange);
     model.off("change:header", onChange);
-    model.off("change:line_count", schedule);
   };
 }
 
-export default { render };
+export default {
+  render({ model, el }) {
+    return renderTerminal(model, el);
+  },
+};

@@ -18,6 +18,8 @@ from ._errors import (
     TicketError,
 )
 from ._models import Event, ExecResult
+from ._panel import MiosaTerminal
+from ._runner import Run
 from ._stream import AsyncExecStream, ExecStream
 from .local import LocalServer, LocalSettings, local_server
 
@@ -40,8 +42,10 @@ __all__ = [
     "LocalSettings",
     "Miosa",
     "MiosaError",
+    "MiosaTerminal",
     "NotFoundError",
     "RateLimitError",
+    "Run",
     "ServerError",
     "StreamError",
     "TicketError",

@@ -14,7 +14,7 @@ import httpx
 from ._errors import APIConnectionError, MiosaError, error_from_response
 from ._resources import AsyncComputers, AsyncExec, Computers, Exec
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncMiosa", "Miosa"]
+__all__ = ["DEFAULT_BASE_URL", "AsyncMiosa", "Miosa", "connect"]
 
 __version__ = "0.1.0"
 DEFAULT_BASE_URL = "https://api.miosa.ai/api/v1"
@@ -159,3 +159,28 @@ class AsyncMiosa(_Base):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def connect() -> tuple[Miosa, str, bool]:
+    """The client a notebook should use: the cloud when ``MIOSA_API_KEY`` is set, else the embedded
+    local computer (started once per process).
+
+    Returns ``(client, default computer id, is_local)``; the computer id comes from
+    ``MIOSA_COMPUTER_ID`` for the cloud (may be empty) and is ``local`` for the local computer.
+    """
+    global _connected
+    if os.environ.get("MIOSA_API_KEY"):
+        key = ("cloud", os.environ["MIOSA_API_KEY"], os.environ.get("MIOSA_BASE_URL"))
+        if _connected is None or _connected[0] != key:
+            _connected = (key, Miosa())
+        return _connected[1], os.environ.get("MIOSA_COMPUTER_ID", ""), False
+    from .local import local_server
+
+    server = local_server()
+    key = ("local", server.token, server.base_url)
+    if _connected is None or _connected[0] != key:
+        _connected = (key, Miosa(server.token, base_url=server.base_url))
+    return _connected[1], server.computer_id, True
+
+
+_connected: tuple[tuple[str, str, str | None], Miosa] | None = None

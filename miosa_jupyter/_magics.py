@@ -7,7 +7,6 @@ cell keeps a static record of the result.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from typing import Any
@@ -17,7 +16,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Enum, Float, Int, Unicode
 
-from ._client import Miosa
+from ._client import Miosa, connect
 from ._errors import CommandFailedError, CommandTimeoutError, MiosaError
 from ._runner import Run, banner_words
 
@@ -60,7 +59,6 @@ class MiosaMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
-        self._client: Miosa | None = None
         self._local_said = False
 
     # -- the magic ----------------------------------------------------------------------------
@@ -163,22 +161,12 @@ class MiosaMagics(Magics):
 
     def _client_for_run(self) -> tuple[Miosa, str]:
         """The cloud when MIOSA_API_KEY is set, else the embedded local computer (started once)."""
-        if os.environ.get("MIOSA_API_KEY"):
-            if self._client is None or self._client.base_url.startswith("http://127.0.0.1"):
-                self._client = Miosa()
-            return self._client, os.environ.get("MIOSA_COMPUTER_ID", "")
-        from .local import local_server
-
-        server = local_server()
-        if self._client is None or self._client.base_url != server.base_url:
-            self._client = Miosa(server.token, base_url=server.base_url)
-        if not self._local_said:
-            print(
-                f"miosa: no MIOSA_API_KEY set, running on the local computer (this machine, "
-                f"{server.base_url.rsplit('/api', 1)[0]})."
-            )
+        client, computer, local = connect()
+        if local and not self._local_said:
+            origin = client.base_url.rsplit("/api", 1)[0]
+            print(f"miosa: no MIOSA_API_KEY set, running on the local computer (this machine, {origin}).")
             self._local_said = True
-        return self._client, server.computer_id
+        return client, computer
 
     def _make_view(self) -> Any:
         from ._views import TextView, WidgetView

@@ -81,6 +81,7 @@ class Run:
         self._cancelled = False
         self._stream: ExecStream | None = None
         self._driver: threading.Thread | None = None
+        self._callbacks: list[Any] = []
         self._error: str | None = None
         # Plain-text views want every byte, not just the window: then the reader keeps what's new.
         self._texts: list[tuple[str, str]] | None = [] if getattr(view, "wants_text", False) else None
@@ -140,6 +141,14 @@ class Run:
             return self.drive()
         self._ended.wait(timeout)
         return self.result
+
+    def add_done_callback(self, callback: Any) -> None:
+        """Call ``callback(run)`` when the run ends, before ``wait()`` returns."""
+        self._callbacks.append(callback)
+
+    def __repr__(self) -> str:
+        first = self.command.strip().partition("\n")[0][:40]
+        return f"<Run {first!r} on {self.computer_id}: {self.status}>"
 
     def cancel(self) -> None:
         """Stop the command: cut the stream (the local computer then kills the process group)."""
@@ -225,6 +234,8 @@ class Run:
         self.result = self._result()
         if self.view is not None:
             self.view.end(self)
+        for callback in self._callbacks:
+            callback(self)
         self._ended.set()
 
     def _result(self) -> ExecResult:

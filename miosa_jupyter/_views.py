@@ -37,12 +37,13 @@ class WidgetView:
         snapshot_every: float = 1.0,
         record_on_end: bool = True,
         display: bool = True,
+        widget: Any = None,
     ) -> None:
         self.head, self.tail, self.budget = head, tail, budget
         self.snapshot_every = snapshot_every
         self.record_on_end = record_on_end
         self.display = display
-        self.widget: Any = None
+        self.widget: Any = widget  # given: a panel that shows run after run; else one per run
         self.handle: Any = None
         self.seq = 0
         self._snapshot_at = 0.0
@@ -50,14 +51,24 @@ class WidgetView:
     def begin(self, run: Run) -> None:
         from ._widget import TerminalView
 
-        self.widget = TerminalView(
-            status="running",
-            header=header_html(run.command, run.computer_id),
-            banner=banner_html("running", f"on {run.computer_id}"),
-            started_ms=run.started * 1000,
-            head_lines=self.head,
-            tail_lines=self.tail,
-        )
+        state = {
+            "status": "running",
+            "header": header_html(run.command, run.computer_id),
+            "banner": banner_html("running", f"on {run.computer_id}"),
+            "started_ms": run.started * 1000,
+            "duration_ms": None,
+            "line_count": 0,
+            "head_lines": self.head,
+            "tail_lines": self.tail,
+            "window": {"seq": -1, "runs": []},
+        }
+        if self.widget is None:
+            self.widget = TerminalView(**state)
+        else:
+            with self.widget.hold_sync():
+                self.widget.run_id += 1
+                for name, value in state.items():
+                    setattr(self.widget, name, value)
         if self.display:
             from IPython.display import display
 

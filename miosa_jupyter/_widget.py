@@ -35,10 +35,13 @@ class TerminalView(anywidget.AnyWidget):
     line_count = traitlets.Int(0).tag(sync=True)
     head_lines = traitlets.Int(20).tag(sync=True)
     tail_lines = traitlets.Int(1000).tag(sync=True)
+    run_id = traitlets.Int(0, help="which run the view shows (a panel runs many)").tag(sync=True)
     window = traitlets.Dict({"seq": -1, "runs": []}, help="snapshot: {seq, runs: [[start, [html]]]}").tag(
         sync=True
     )
 
     def send_lines(self, seq: int, runs: list[list[Any]], line_count: int) -> None:
         """A delta: lines (as runs) that changed since the previous message."""
-        self.send({"type": "lines", "seq": seq, "line_count": line_count, "runs": runs})
+        self.send(
+            {"type": "lines", "run_id": self.run_id, "seq": seq, "line_count": line_count, "runs": runs}
+        )

@@ -1,0 +1,99 @@
+// The interactive panel: a command box with history, computer and timeout fields, Run and Stop,
+// above the same terminal view as %%miosa (imported, not copied).
+//
+// Run and Stop are custom messages ({type: "run" | "stop"}), never trait toggles: ipywidgets merges
+// pending state syncs, and a message is what the kernel's comm handler acts on at once.
+import { renderTerminal } from "./terminal.js";
+
+function el(tag, props = {}, children = []) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function render({ model, el: host }) {
+  const command = el("input", {
+    className: "miosa-command",
+    type: "text",
+    placeholder: "command — Enter runs, ↑/↓ history",
+    spellcheck: false,
+  });
+  command.setAttribute("aria-label", "command");
+  const computer = el("input", { className: "miosa-computer", type: "text", size: 10 });
+  computer.setAttribute("aria-label", "computer");
+  const timeout = el("input", { className: "miosa-timeout", type: "number", min: 1, max: 300 });
+  timeout.setAttribute("aria-label", "timeout in seconds");
+  const run = el("button", { className: "miosa-run", type: "button", textContent: "▶ Run" });
+  const stop = el("button", { className: "miosa-stop", type: "button", textContent: "■ Stop" });
+  const message = el("div", { className: "miosa-message" });
+  message.setAttribute("role", "alert");
+  const slot = el("div", { className: "miosa-terminal-slot" });
+  const controls = el("div", { className: "miosa-controls" }, [
+    command,
+    el("label", {}, ["on ", computer]),
+    el("label", {}, ["timeout ", timeout, " s"]),
+    run,
+    stop,
+  ]);
+  host.append(el("div", { className: "miosa-panel" }, [controls, message, slot]));
+
+  let cursor = null; // position in the history while walking it with ↑/↓
+  function sync() {
+    const busy = model.get("busy");
+    run.disabled = busy;
+    stop.disabled = !busy;
+    message.textContent = model.get("message");
+    computer.value = model.get("computer");
+    timeout.value = model.get("timeout");
+    slot.hidden = model.get("run_id") === 0;
+  }
+
+  function submit() {
+    const text = command.value;
+    if (!text.trim()) return;
+    model.send({
+      type: "run",
+      command: text,
+      computer: computer.value.trim(),
+      timeout: Number(timeout.value) || null,
+    });
+    cursor = null;
+    command.value = "";
+  }
+
+  command.addEventListener("keydown", (event) => {
+    const history = model.get("history");
+    if (event.key === "Enter") {
+      event.preventDefault();
+      submit();
+    } else if (event.key === "ArrowUp" && history.length) {
+      event.preventDefault();
+      cursor = cursor === null ? history.length - 1 : Math.max(0, cursor - 1);
+      command.value = history[cursor];
+    } else if (event.key === "ArrowDown" && cursor !== null) {
+      event.preventDefault();
+      cursor += 1;
+      if (cursor >= history.length) {
+        cursor = null;
+        command.value = "";
+      } else {
+        command.value = history[cursor];
+      }
+    }
+    // Keep JupyterLab's notebook shortcuts out of the text box.
+    event.stopPropagation();
+  });
+  run.addEventListener("click", submit);
+  stop.addEventListener("click", () => model.send({ type: "stop" }));
+
+  const names = ["busy", "message", "computer", "timeout", "run_id"];
+  for (const name of names) model.on(`change:${name}`, sync);
+  sync();
+  const cleanupTerminal = renderTerminal(model, slot);
+  return () => {
+    for (const name of names) model.off(`change:${name}`, sync);
+    cleanupTerminal();
+  };
+}
+
+export default { render };

@@ -1,0 +1,128 @@
+"""``MiosaTerminal``: an interactive panel (command box, Run, Stop) over the same live view.
+
+Each run streams in the background, so the kernel stays free; the panel refuses a second Run while
+one is going (it says so in the panel) rather than queueing commands the user may have forgotten.
+Run and Stop arrive as comm messages: JupyterLab >= 4.4 with ipykernel >= 7 delivers them on a
+kernel subshell even while a cell runs; older front ends hold them until the cell finishes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import traitlets
+
+from ._client import Miosa, connect
+from ._errors import MiosaError
+from ._models import ExecResult
+from ._runner import Run
+from ._widget import TerminalView
+
+__all__ = ["MiosaTerminal"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+class MiosaTerminal(TerminalView):
+    """A terminal panel for a notebook: type a command, press Enter, watch it run; Stop cancels.
+
+    Parameters
+    ----------
+    computer
+        Computer to run on; default: ``MIOSA_COMPUTER_ID``, else the embedded local computer.
+    timeout
+        Seconds before a command is killed (1-300).
+    client
+        A ``Miosa`` client; default: the cloud when ``MIOSA_API_KEY`` is set, else the local computer.
+
+    ``panel.run("cmd")`` does what the Run button does and returns the ``Run`` (``wait()``, ``cancel()``,
+    ``result``); ``panel.results`` keeps the ``ExecResult`` of every finished run.
+    """
+
+    _esm = STATIC / "panel.js"
+
+    computer = traitlets.Unicode("").tag(sync=True)
+    timeout = traitlets.Int(30).tag(sync=True)
+    history = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    busy = traitlets.Bool(False).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        computer: str | None = None,
+        timeout: int = 30,
+        *,
+        client: Miosa | None = None,
+        head: int = 20,
+        tail: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(timeout=timeout, head_lines=head, tail_lines=tail, **kwargs)
+        if client is None:
+            client, default_computer, _ = connect()
+        else:
+            default_computer = "local"
+        self._client = client
+        self.computer = computer or default_computer
+        self.results: list[ExecResult] = []
+        self.current: Run | None = None
+        self._lock = threading.Lock()
+        self.on_msg(self._on_front_end)
+
+    def run(self, command: str, *, computer: str | None = None, timeout: int | None = None) -> Run | None:
+        """Start ``command`` in the background; returns the ``Run``, or None if one is still going."""
+        from ._views import WidgetView
+
+        if not command.strip():
+            self.message = "Type a command first."
+            return None
+        timeout = timeout or self.timeout
+        if not 1 <= timeout <= 300:
+            self.message = f"Timeout must be 1-300 seconds, got {timeout}."
+            return None
+        with self._lock:
+            if self.current is not None and not self.current.done:
+                self.message = "A command is still running: press Stop, or wait for it to finish."
+                return None
+            view = WidgetView(
+                head=self.head_lines, tail=self.tail_lines, widget=self, display=False, record_on_end=False
+            )
+            run = Run(self._client, computer or self.computer, command, timeout=timeout, view=view)
+            self.current = run
+            with self.hold_sync():
+                self.busy = True
+                self.message = ""
+                if not self.history or self.history[-1] != command:
+                    self.history = [*self.history[-199:], command]
+        run.add_done_callback(self._finished)
+        try:
+            run.start()
+        except MiosaError:  # refused (stopped computer, bad key): the view shows the error banner
+            return run
+        return run.start_background()
+
+    def stop(self) -> None:
+        """Cancel the running command (the local computer kills its process group)."""
+        run = self.current
+        if run is not None and not run.done:
+            run.cancel()
+
+    def _finished(self, run: Run) -> None:
+        if run.result is not None:
+            self.results.append(run.result)
+        self.busy = False
+
+    def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        # Runs on the kernel's comm thread: only start or cancel, never print.
+        kind = content.get("type")
+        if kind == "stop":
+            self.stop()
+        elif kind == "run":
+            if content.get("computer"):
+                self.computer = str(content["computer"])
+            timeout = content.get("timeout")
+            if isinstance(timeout, int | float) and timeout:
+                self.timeout = int(timeout)
+            self.run(str(content.get("command", "")))

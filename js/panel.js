@@ -38,6 +38,14 @@ function render({ model, el: host }) {
   host.append(el("div", { className: "miosa-panel" }, [controls, message, slot]));
 
   let cursor = null; // position in the history while walking it with ↑/↓
+  let submitted = null;
+  function accepted() {
+    const history = model.get("history");
+    if (submitted !== null && history[history.length - 1] === submitted && command.value === submitted) {
+      command.value = "";
+    }
+    submitted = null;
+  }
   function sync() {
     const busy = model.get("busy");
     run.disabled = busy;
@@ -58,7 +66,7 @@ function render({ model, el: host }) {
       timeout: Number(timeout.value) || null,
     });
     cursor = null;
-    command.value = "";
+    submitted = text; // cleared from the box once the kernel accepts it (it lands in the history)
   }
 
   command.addEventListener("keydown", (event) => {
@@ -88,10 +96,15 @@ function render({ model, el: host }) {
 
   const names = ["busy", "message", "computer", "timeout", "run_id"];
   for (const name of names) model.on(`change:${name}`, sync);
+  model.on("change:run_id", accepted);
+  model.on("change:message", () => {
+    if (model.get("message")) submitted = null; // refused: the text stays in the box
+  });
   sync();
   const cleanupTerminal = renderTerminal(model, slot);
   return () => {
     for (const name of names) model.off(`change:${name}`, sync);
+    model.off("change:run_id", accepted);
     cleanupTerminal();
   };
 }

@@ -70,6 +70,11 @@ function createStore(model) {
       notify();
     }
   });
+  // A panel starts a new run: forget the old one even when the new snapshot equals the default.
+  model.on("change:run_id", () => {
+    fromSnapshot();
+    notify();
+  });
   model.on("change:line_count", () => {
     store.lineCount = Math.max(store.lineCount, model.get("line_count"));
     notify();

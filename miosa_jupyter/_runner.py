@@ -17,6 +17,7 @@ from ._errors import MiosaError
 from ._models import TERMINAL_EVENTS, ExecResult
 from ._screen import Run as LineRun
 from ._screen import Screen
+from ._stream import OutputRun
 from ._transcript import Transcript
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["Run", "View", "banner_words"]
 
 _GET = dict.get
+
+
+def itemgetter_stream(payload: dict[str, Any]) -> Any:
+    return payload.get("stream")
+
 _HINTS = {
     126: "not executable",
     127: "command not found",
@@ -183,27 +189,34 @@ class Run:
             self._done.set()
 
     def _apply(self, batch: Batch) -> None:
-        types = set(map(_GET, batch, repeat("type")))
-        if types == {"output"}:
-            outputs = batch
-        else:
-            outputs = [p for p in batch if p.get("type") == "output"]
-            for payload in batch:
-                if payload.get("type") in TERMINAL_EVENTS:
-                    self.terminal = payload
+        if len(batch) == 1 and type(batch[0]) is OutputRun:  # the common case: one bulk-decoded run
+            run = batch[0]
+            with self._lock:
+                self._feed(run.stream, "".join(run.lines))
+            return
+        outputs: list[dict[str, Any]] = []
+        with self._lock:
+            for part in batch:
+                if type(part) is OutputRun:
+                    self._feed_payloads(outputs)
+                    self._feed(part.stream, "".join(part.lines))
+                elif part.get("type") == "output":
+                    outputs.append(part)
+                elif part.get("type") in TERMINAL_EVENTS:
+                    self.terminal = part
+            self._feed_payloads(outputs)
+
+    def _feed_payloads(self, outputs: list[dict[str, Any]]) -> None:
+        """Feed output payloads, grouped into runs of one stream (C-level joins, no per-line work)."""
         if not outputs:
             return
-        streams = set(map(_GET, outputs, repeat("stream")))
-        with self._lock:
-            try:
-                if len(streams) == 1:
-                    self._feed(streams.pop() or "stdout", "".join(map(_GET, outputs, repeat("line"))))
-                else:
-                    for stream, group in groupby(outputs, lambda p: p.get("stream")):
-                        self._feed(stream or "stdout", "".join(map(_GET, group, repeat("line"))))
-            except TypeError:  # a payload without a string "line": keep what can be kept
-                for p in outputs:
-                    self._feed(str(p.get("stream") or "stdout"), str(p.get("line") or ""))
+        try:
+            for stream, group in groupby(outputs, itemgetter_stream):
+                self._feed(stream or "stdout", "".join(map(_GET, group, repeat("line"))))
+        except TypeError:  # a payload without a string "line": keep what can be kept
+            for p in outputs:
+                self._feed(str(p.get("stream") or "stdout"), str(p.get("line") or ""))
+        outputs.clear()
 
     def _feed(self, stream: str, text: str) -> None:
         self.transcript.add(stream, text)

@@ -28,7 +28,7 @@ from miosa_jupyter import (
 
 from .conftest import group_gone, pid_gone, read_pid, wait_until
 
-MONITOR_A_BUILD = '''
+MONITOR_A_BUILD = """
 for event in client.exec.stream(computer_id, command="make build", timeout=300):
     if event.type == "output":
         print(event.data["line"], end="")
@@ -37,9 +37,9 @@ for event in client.exec.stream(computer_id, command="make build", timeout=300):
             raise RuntimeError(f"Build failed with exit code {event.data['exit_code']}")
         print("Build succeeded")
         break
-'''
+"""
 
-TIMEOUT_HANDLING = '''
+TIMEOUT_HANDLING = """
 try:
     for event in client.exec.stream(computer_id, command="long-task", timeout=60):
         if event.type == "timeout":
@@ -49,7 +49,7 @@ try:
             break
 except Exception as e:
     print(f"Stream error: {e}")
-'''
+"""
 
 
 def run_recipe(recipe: str, server, **replace: str) -> None:
@@ -181,7 +181,12 @@ def assert_status_error(exc: APIStatusError, cls: type, status: int, code: str |
 def test_error_hierarchy_on_the_session_server(server, client):
     cases = [
         (lambda: client.exec.stream("local", command=""), BadRequestError, 422, "VALIDATION_ERROR"),
-        (lambda: client.exec.run("local", command="ls", timeout=301), BadRequestError, 422, "VALIDATION_ERROR"),
+        (
+            lambda: client.exec.run("local", command="ls", timeout=301),
+            BadRequestError,
+            422,
+            "VALIDATION_ERROR",
+        ),
         (lambda: client.exec.run("local", command="x" * (1 << 20)), BadRequestError, 413, None),
         (lambda: client.exec.stream("nope", command="ls"), NotFoundError, 404, "NOT_FOUND"),
         (lambda: client.computers.get("nope"), NotFoundError, 404, "NOT_FOUND"),

@@ -139,11 +139,30 @@ def test_list_and_get_computers(http):
 
 @pytest.mark.parametrize(
     "body",
-    [{"command": ""}, {"command": "   "}, {}, {"command": 5}, {"command": "ls", "timeout": 0},
-     {"command": "ls", "timeout": 301}, {"command": "ls", "timeout": "abc"}, {"command": "ls", "timeout": 1.5},
-     {"command": "ls", "shell": "bash"}, []],
-    ids=["empty", "blank", "missing", "not-a-string", "timeout-0", "timeout-301", "timeout-abc",
-         "timeout-fraction", "relative-shell", "not-an-object"],
+    [
+        {"command": ""},
+        {"command": "   "},
+        {},
+        {"command": 5},
+        {"command": "ls", "timeout": 0},
+        {"command": "ls", "timeout": 301},
+        {"command": "ls", "timeout": "abc"},
+        {"command": "ls", "timeout": 1.5},
+        {"command": "ls", "shell": "bash"},
+        [],
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "missing",
+        "not-a-string",
+        "timeout-0",
+        "timeout-301",
+        "timeout-abc",
+        "timeout-fraction",
+        "relative-shell",
+        "not-an-object",
+    ],
 )
 def test_invalid_exec_body_is_422(http, body):
     err = assert_error(http.post(STREAM, json=body), 422, "VALIDATION_ERROR")
@@ -245,7 +264,9 @@ def test_ticket_for_another_computer_is_401_and_still_usable(make_server):
 
 
 def test_nonexistent_shell_is_502(http):
-    assert_error(http.post(STREAM, json={"command": "ls", "shell": "/no/such/shell"}), 502, "AGENT_UNAVAILABLE")
+    assert_error(
+        http.post(STREAM, json={"command": "ls", "shell": "/no/such/shell"}), 502, "AGENT_UNAVAILABLE"
+    )
     assert_error(http.post(EXEC, json={"command": "ls", "shell": "/no/such/shell"}), 502, "AGENT_UNAVAILABLE")
 
 

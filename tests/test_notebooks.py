@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -24,15 +25,23 @@ def _offline(monkeypatch):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_without_error(path: Path, tmp_path: Path):
     nb = nbformat.read(path, as_version=4)
+    # A last cell reveals the kernel's local-computer token, to check no other output holds it.
+    nb.cells.append(
+        nbformat.v4.new_code_cell("print('TOKEN=' + __import__('miosa_jupyter').local_server().token)")
+    )
     NotebookClient(
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
     saved = tmp_path / path.name
     nbformat.write(nb, saved)
-    text = saved.read_text()
+    cells = nbformat.read(saved, as_version=4).cells
+    token = cells[-1].outputs[0]["text"].strip().removeprefix("TOKEN=")
+    outputs = json.dumps([cell.get("outputs", []) for cell in cells[:-1]])
     # Without a widget front end the saved notebook still shows each run: its static record.
-    assert "miosa-record" in text
-    assert "exec_" not in text and "Bearer" not in text, "no ticket or key in a saved notebook"
+    assert "miosa-record" in outputs
+    assert len(token) > 20
+    assert token not in outputs, "no key in a saved notebook's outputs"
+    assert "exec_" not in outputs, "no ticket in a saved notebook's outputs"
 
 
 def test_quickstart_shows_each_outcome():

@@ -1,0 +1,141 @@
+"""``miosa-jupyter serve``: the local computer as a command, driven the way the API page drives the API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from miosa_jupyter import Miosa, StreamError
+
+from .conftest import group_gone, wait_until
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (apt-get install curl)")
+
+
+def serve(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "miosa_jupyter", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_serve_prints_its_url_and_token(subserver):
+    srv = subserver()
+    assert srv.base_url.startswith("http://127.0.0.1:")
+    assert srv.base_url.endswith("/api/v1")
+    assert len(srv.token) >= 32
+    banner = "".join(srv.lines)
+    assert f"MIOSA_API_KEY={srv.token}" in banner or srv.token in banner
+    with Miosa(srv.token, base_url=srv.base_url) as client:
+        assert client.exec.run("local", command="echo up").stdout == "up\n"
+
+
+def test_serve_uses_the_given_token(subserver):
+    srv = subserver("--port", "0", "--token", "s3cret-token")
+    assert srv.token == "s3cret-token"  # noqa: S105
+    with Miosa("s3cret-token", base_url=srv.base_url) as client:
+        assert client.exec.run("local", command="true").ok
+
+
+def test_the_api_pages_curl_flow_works_as_written(subserver):
+    srv = subserver("--token", "T0KEN")
+    # The Quick Start's curl commands, with the URL and key swapped in (and the page's lost
+    # line-continuation backslashes restored).
+    script = f"""
+set -e
+MIOSA_API_KEY=T0KEN
+TICKET=$(curl -s -X POST {srv.base_url}/computers/local/exec/stream \\
+  -H "Authorization: Bearer $MIOSA_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '{{"command": "echo Collecting torch; echo warn >&2; exit 3", "timeout": 300}}' | jq -r .ticket)
+
+curl -N "{srv.base_url}/computers/local/exec/stream/events?ticket=$TICKET" \\
+  -H "Accept: text/event-stream"
+"""
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    frames = [f for f in out.stdout.split("\n\n") if f.strip()]
+    assert 'event: output\ndata: {"type":"output","line":"Collecting torch\\n","stream":"stdout"}' in frames
+    assert 'event: output\ndata: {"type":"output","line":"warn\\n","stream":"stderr"}' in frames
+    name, data = frames[-1].split("\n")
+    assert name == "event: exit"
+    assert json.loads(data.removeprefix("data: "))["exit_code"] == 3
+
+
+def test_the_api_pages_post_curl_answers_a_ticket(subserver):
+    srv = subserver("--token", "T0KEN")
+    out = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            f"{srv.base_url}/computers/local/exec/stream",
+            "-H",
+            "Authorization: Bearer T0KEN",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"command": "npm --version || true", "timeout": 120}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    body = json.loads(out.stdout)
+    assert set(body) == {"ticket", "expires_at", "stream_url"}
+    assert body["stream_url"].startswith("/api/v1/")
+
+
+def test_public_host_without_token_exits_2():
+    out = serve("--host", "0.0.0.0")
+    assert out.returncode == 2
+    assert "--token" in out.stderr
+    assert "0.0.0.0" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_taken_port_exits_1_with_a_clear_message():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = serve("--port", str(port))
+    assert out.returncode == 1
+    assert str(port) in out.stderr
+    assert "--port" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_sigint_stops_the_server_and_its_commands(subserver, pids):
+    srv = subserver("--token", "T")
+    with Miosa("T", base_url=srv.base_url) as client:
+        stream = client.exec.stream("local", command="echo $$; sleep 100 & sleep 100", timeout=300)
+        it = iter(stream)
+        pid = int(next(it).line)
+        pids.append(pid)
+        srv.proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        wait_until(lambda: srv.proc.poll() is not None, timeout=10, what="server exits after SIGINT")
+        assert time.monotonic() - started < 10
+        # The stream ends with an error event, or drops (StreamError); it must not hang.
+        rest: list = []
+        with contextlib.suppress(StreamError):
+            rest = list(it)
+        assert not rest or rest[-1].type == "error"
+    wait_until(lambda: group_gone(pid), timeout=5, what="the command's process group is gone")
+    # Ctrl-C is how the banner says to stop it: a clean exit with its goodbye line, no traceback.
+    assert srv.proc.returncode in (0, 130)
+    assert "Stopped" in srv.proc.stdout.read()
+    assert "Traceback" not in srv.proc.stderr.read()

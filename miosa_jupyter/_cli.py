@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ._errors import LocalServerError
@@ -54,10 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  token:    {server.token}", flush=True)
     print(f"  export MIOSA_BASE_URL={server.base_url} MIOSA_API_KEY={server.token}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
         server.serve_forever()
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled, once it has shut down
-        pass
     print("Stopped; every command it ran has ended.", flush=True)
     return 0
 

@@ -139,10 +139,9 @@ class MiosaMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = _Pending(run, args.out) if args.bg else None
         if args.bg:
-            run.start_background()
             if args.out:
-                _store_when_done(run, self.shell.user_ns, args.out)
-            return run
+                run.add_done_callback(_store_result(self.shell.user_ns, args.out))
+            return run.start_background()
         result = run.drive()  # Ctrl-C cancels the run and re-raises
         if args.out:
             self.shell.user_ns[args.out] = result
@@ -189,15 +188,15 @@ class _Pending:
         return f"<{self.name}: background run still going; call .wait() on its handle>"
 
 
-def _store_when_done(run: Run, namespace: dict[str, Any], name: str) -> None:
-    import threading
+def _store_result(namespace: dict[str, Any], name: str) -> Any:
+    """A done-callback that puts the result in ``name`` (before ``wait()`` returns), unless the user
+    has put something else there meanwhile."""
 
-    def store() -> None:
-        result = run.wait()
+    def store(run: Run) -> None:
         if isinstance(namespace.get(name), _Pending):
-            namespace[name] = result
+            namespace[name] = run.result
 
-    threading.Thread(target=store, name="miosa-run-out", daemon=True).start()
+    return store
 
 
 def _split_line(line: str) -> tuple[str, str]:

@@ -32,6 +32,7 @@ _GET = dict.get
 def itemgetter_stream(payload: dict[str, Any]) -> Any:
     return payload.get("stream")
 
+
 _HINTS = {
     126: "not executable",
     127: "command not found",

@@ -9,6 +9,7 @@ bind failure is an exception here, not a ``sys.exit`` inside the thread).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import socket
@@ -162,4 +163,7 @@ def local_server() -> LocalServer:
     with _lock:
         if _embedded is None or not _embedded.running:
             _embedded = LocalServer().start()
+            # A kernel shut down or restarted normally ends its commands too (their process groups
+            # outlive the kernel otherwise: each runs in its own session).
+            atexit.register(_embedded.stop, 5.0)
         return _embedded

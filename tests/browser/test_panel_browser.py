@@ -21,11 +21,15 @@ from .conftest import CELL_MS, Lab, Notebook
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NAME = "miosa-panel.ipynb"
-PANEL, SLEEPER, FRESH = range(3)
+PANEL, SLEEPER, FRESH, LATE, TWIN = range(5)
 CELLS = [
     ("code", "from miosa_jupyter import MiosaTerminal\npanel = MiosaTerminal(timeout=30)\npanel"),
     ("code", "import time\ntime.sleep(8)\nprint('slept')"),
     ("code", "fresh = MiosaTerminal(timeout=30)\nfresh"),
+    # Rendered late: the run ends before any view of the widget exists.
+    ("code", "late = MiosaTerminal()\nlate.run('seq 1 3000; echo tail-end').wait(30)\nlate"),
+    # Two views of one widget.
+    ("code", "twin = MiosaTerminal()\ndisplay(twin)\ndisplay(twin)"),
 ]
 STILL_RUNNING = "A command is still running: press Stop, or wait for it to finish."
 WORDS = {
@@ -41,9 +45,9 @@ WORDS = {
 class Panel:
     """The panel in one cell's output, and what a person does with it."""
 
-    def __init__(self, nb: Notebook, index: int) -> None:
+    def __init__(self, nb: Notebook, index: int, view: int = 0) -> None:
         self.nb, self.index = nb, index
-        self.root = nb.output(index).locator(".miosa-panel")
+        self.root = nb.output(index).locator(".miosa-panel").nth(view)
         self.command = self.root.locator("input.miosa-command")
         self.run_button = self.root.locator("button.miosa-run")
         self.stop_button = self.root.locator("button.miosa-stop")
@@ -259,3 +263,25 @@ def test_first_run_of_a_new_panel_shows_lines_live(nb: Notebook) -> None:
     fresh = Panel(nb, FRESH)
     expect(fresh.command).to_be_visible()
     expect_live_then_success(nb, fresh)
+
+
+def test_a_view_rendered_after_the_run_shows_its_transcript(nb: Notebook) -> None:
+    nb.run_cell(LATE)
+    late = Panel(nb, LATE)
+    late.expect_run("seq 1 3000; echo tail-end", "success")
+    lines = late.lines
+    expect(lines.first).to_have_text("1")
+    expect(lines.last).to_have_text("tail-end")
+    expect(late.term.locator(".miosa-hidden")).to_have_text("… 1,981 lines hidden …")
+    expect(late.term.locator(".miosa-count")).to_have_text("3,001 lines")
+
+
+def test_two_views_of_one_panel_show_the_same_run(nb: Notebook) -> None:
+    nb.run_cell(TWIN)
+    views = nb.output(TWIN).locator(".miosa-panel")
+    expect(views).to_have_count(2)
+    first, second = Panel(nb, TWIN, 0), Panel(nb, TWIN, 1)
+    first.type_and_enter("for i in 1 2 3; do echo twin $i; sleep 0.3; done")
+    for view in (first, second):
+        view.expect_run("for i in 1 2 3; do echo twin $i; sleep 0.3; done", "success")
+        expect(view.lines).to_have_text(["twin 1", "twin 2", "twin 3"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
 
@@ -75,6 +76,11 @@ class Exec:
             response = c._http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise c._connection_error(exc) from None
+        except KeyboardInterrupt:
+            # The command is running but its ticket may be unredeemed (it would run until the
+            # ticket expires): redeem it and hang up at once, so the computer ends it now.
+            _hang_up(c._http, request)
+            raise
         if response.status_code >= 400 or "text/event-stream" not in response.headers.get("content-type", ""):
             response.read()
             response.close()
@@ -149,6 +155,14 @@ class AsyncExec:
             "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout)
         )
         return ExecResult.from_api(answer.json())
+
+
+def _hang_up(http: httpx.Client, request: httpx.Request) -> None:
+    with (
+        contextlib.suppress(Exception),
+        http.stream("GET", request.url, headers=request.headers, timeout=2.0),
+    ):
+        pass
 
 
 def _wait(timeout: int | None) -> httpx.Timeout:

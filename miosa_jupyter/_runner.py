@@ -109,6 +109,11 @@ class Run:
             self._done.set()
             self._finish()
             raise
+        except KeyboardInterrupt:  # Ctrl-C while connecting: the client already cut the stream
+            self._cancelled = True
+            self._done.set()
+            self._finish()
+            raise
         threading.Thread(target=self._read, name="miosa-run-reader", daemon=True).start()
         return self
 

@@ -181,3 +181,9 @@ def subserver() -> Iterator[Callable[..., Subserver]]:
     yield make
     for s in made:
         s.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running on the main thread for
+    the rest of the session, after which ``asyncio.run()`` (the async client tests) can't be used."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -123,15 +123,17 @@ def split_outputs(region: str) -> tuple[str, list[str]] | None:
     else:
         stream = "stdout"
     tail = '","stream":"' + stream + '"}\n\n'
-    k = region.count(_OUT_HEAD)
-    if not k or region.count(tail) != k or not region.startswith(_OUT_HEAD) or not region.endswith(tail):
+    if not region.startswith(_OUT_HEAD) or not region.endswith(tail):
         return None
     body = region[len(_OUT_HEAD) : -len(tail)]
     sep = tail + _OUT_HEAD
-    if body.count(sep) != k - 1:
-        return None
+    joined = body.replace(sep, '","')
+    # How many separators were replaced, from the length change: no extra pass to count them.
+    k = 1 + (len(body) - len(joined)) // (len(sep) - 3)
     try:
-        lines = json.loads('["' + body.replace(sep, '","') + '"]')
+        lines = json.loads('["' + joined + '"]')
     except ValueError:
         return None
+    # Exactly one string per frame: a piece holding anything but one JSON string's content
+    # (an unescaped quote, another frame) fails to parse or changes the count.
     return (stream, lines) if len(lines) == k else None

@@ -163,7 +163,7 @@ lines_strategy = st.lists(st.one_of(line_text, tricky), min_size=1, max_size=20)
 @example(["x\r", "\\", '"'], True, "stderr", [3])
 @settings(max_examples=300, deadline=None)
 def test_encoded_output_round_trips_through_parser_and_json(lines, partial, stream, cuts):
-    wire = encode_output(OutputChunk(stream, lines, partial))
+    wire = encode_output(OutputChunk(stream, lines, partial)).decode()
     data = wire.encode()
     events = parse_bytes(data, [c for c in cuts if c < len(data)])
     assert len(events) == len(lines)
@@ -184,7 +184,46 @@ def test_encoded_output_round_trips_through_parser_and_json(lines, partial, stre
 )
 @settings(max_examples=100, deadline=None)
 def test_encoded_terminal_event_round_trips(name, payload):
-    wire = encode_event(name, payload)
+    wire = encode_event(name, payload).decode()
     [(ev, data)] = parse_bytes(wire.encode(), [])
     assert ev == name
     assert json.loads(data) == {"type": name, **payload}
+
+
+@given(
+    st.lists(
+        st.tuples(lines_strategy, st.booleans(), st.sampled_from(["stdout", "stderr"])),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.integers(0, 10**5), max_size=6),
+)
+@example([(['a", "b', '"'], False, "stdout"), (["x"], True, "stderr")], [])
+@settings(max_examples=200, deadline=None)
+def test_bulk_decoded_output_runs_match_the_per_event_decoding(chunks, cuts):
+    """The client's fast path (``split_outputs``: one json.loads per region, no per-line parsing)
+    gives exactly the lines the general path gives, however the bytes are cut."""
+    from miosa_jupyter._stream import _Decoder, _events
+
+    wire = b"".join(encode_output(OutputChunk(stream, lines, partial)) for lines, partial, stream in chunks)
+    wire += encode_event("exit", {"exit_code": 0, "duration_ms": 1})
+    decoder = _Decoder()
+    bounds = sorted({c for c in cuts if 0 < c < len(wire)})
+    parts = []
+    for start, end in zip([0, *bounds], [*bounds, len(wire)], strict=True):
+        parts += decoder.feed(wire[start:end])
+    fast = [(e.type, e.data.get("line"), e.data.get("stream")) for e in _events(parts)]
+    slow = [
+        (name, json.loads(data).get("line"), json.loads(data).get("stream"))
+        for name, data in parse_bytes(wire, [])
+    ]
+    assert fast == slow
+    assert decoder.finished
+
+
+def test_a_region_of_one_stream_is_decoded_in_bulk():
+    from miosa_jupyter._stream import OutputRun, _Decoder
+
+    lines = ["plain", 'quote " and \\ backslash', "tab\there", "é€😀"]
+    parts = _Decoder().feed(encode_output(OutputChunk("stderr", lines, False)))
+    assert parts == [OutputRun("stderr", [line + "\n" for line in lines])]

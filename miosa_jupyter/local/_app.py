@@ -156,7 +156,7 @@ async def exec_python(request: Request) -> Response:
 # -- the event stream ------------------------------------------------------------------------
 
 
-async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[str]:
+async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[bytes]:
     """Frames for everything the command prints, gathered into large writes, then one terminal event."""
     queue = execution.queue
     try:
@@ -166,7 +166,7 @@ async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[str]:
             except TimeoutError:
                 yield HEARTBEAT
                 continue
-            parts: list[str] = []
+            parts: list[bytes] = []
             size = 0
             while isinstance(item, OutputChunk):
                 frames = encode_output(item)
@@ -177,9 +177,9 @@ async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[str]:
                 item = queue.get_nowait()
             else:
                 parts.append(encode_event(*item))
-                yield "".join(parts)
+                yield b"".join(parts)
                 return
-            yield "".join(parts)
+            yield b"".join(parts)
     finally:
         # The client went away (or the stream ended): a command no one reads is killed.
         execution.cancel()

@@ -12,8 +12,10 @@ from typing import Any, NamedTuple
 
 __all__ = ["HEARTBEAT", "OutputChunk", "encode_event", "encode_output"]
 
-HEARTBEAT = ": heartbeat\n\n"
-_HEAD = 'event: output\ndata: {"type":"output","line":"'
+HEARTBEAT = b": heartbeat\n\n"
+_HEAD = b'event: output\ndata: {"type":"output","line":"'
+# The bytes JSON must escape in a string, less the newlines that separate lines here.
+_NEEDS_ESCAPE = bytes(range(10)) + bytes(range(11, 32)) + b'"\\'
 
 
 class OutputChunk(NamedTuple):
@@ -28,17 +30,31 @@ class OutputChunk(NamedTuple):
     partial: bool
 
 
-def encode_output(chunk: OutputChunk) -> str:
-    """Frame a chunk as one ``output`` event per line."""
-    # json.dumps(list) separates items with '", "'; inside an encoded string every '"' is escaped,
-    # so that sequence can only be a separator and one replace() frames every line at C speed.
-    tail = '","stream":"' + chunk.stream + '"}\n\n'
-    body = json.dumps(chunk.lines, ensure_ascii=False)[2:-2]
-    body = body.replace('", "', "\\n" + tail + _HEAD)
-    return _HEAD + body + (tail if chunk.partial else "\\n" + tail)
+def encode_output(chunk: OutputChunk) -> bytes:
+    """Frame a chunk as one ``output`` event per line, as the UTF-8 bytes to write."""
+    tail = _TAILS[chunk.stream] if chunk.stream in _TAILS else _tail(chunk.stream)
+    data = "\n".join(chunk.lines).encode()
+    if len(data.translate(None, _NEEDS_ESCAPE)) == len(data):
+        # Most output needs no JSON escaping at all (no quote, backslash or control character):
+        # then every newline is a frame boundary and one replace() frames the whole chunk.
+        # (bytes.translate is ~5x faster than a regex or json.dumps at finding that out.)
+        body = data.replace(b"\n", b"\\n" + tail + _HEAD)
+    else:
+        # json.dumps(list) separates items with '", "'; inside an encoded string every '"' is
+        # escaped, so that sequence can only be a separator and one replace() frames every line.
+        encoded = json.dumps(chunk.lines, ensure_ascii=False)[2:-2].encode()
+        body = encoded.replace(b'", "', b"\\n" + tail + _HEAD)
+    return _HEAD + body + (tail if chunk.partial else b"\\n" + tail)
 
 
-def encode_event(event: str, payload: dict[str, Any]) -> str:
+def _tail(stream: str) -> bytes:
+    return b'","stream":"' + stream.encode() + b'"}\n\n'
+
+
+_TAILS = {name: _tail(name) for name in ("stdout", "stderr")}
+
+
+def encode_event(event: str, payload: dict[str, Any]) -> bytes:
     """Frame one event; ``type`` goes into the JSON too, for clients that read only ``data:``."""
     data = json.dumps({"type": event, **payload}, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event}\ndata: {data}\n\n"
+    return f"event: {event}\ndata: {data}\n\n".encode()

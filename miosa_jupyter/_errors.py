@@ -132,9 +132,17 @@ class CommandFailedError(MiosaError):
     ``result`` holds the ``ExecResult``.
     """
 
-    def __init__(self, message: str, result: Any = None) -> None:
+    def __init__(self, message: str, result: Any = None, *, run: Any = None) -> None:
         super().__init__(message)
-        self.result = result
+        self._result = result
+        self._run = run
+
+    @property
+    def result(self) -> Any:
+        """The ``ExecResult`` (built on first use from the run, whose output may be large)."""
+        if self._result is None and self._run is not None:
+            self._result = self._run.result
+        return self._result
 
 
 class CommandTimeoutError(CommandFailedError):

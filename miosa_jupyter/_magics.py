@@ -142,18 +142,18 @@ class MiosaMagics(Magics):
             if args.out:
                 run.add_done_callback(_store_result(self.shell.user_ns, args.out))
             return run.start_background()
-        result = run.drive()  # Ctrl-C cancels the run and re-raises
+        result = run.drive()  # Ctrl-C cancels the run and re-raises (the summary, without text)
         if args.out:
-            self.shell.user_ns[args.out] = result
+            self.shell.user_ns[args.out] = run.result
         if args.no_raise_error or result.outcome == "success":
             return None
         words = banner_words(result, (run.terminal or {}).get("timeout_seconds") or run.timeout)
         first = command.strip().partition("\n")[0]
         first = first if len(first) <= 60 else first[:57] + "..."
         if result.outcome == "timeout":
-            raise CommandTimeoutError(f"{first!r} {words}", result)
+            raise CommandTimeoutError(f"{first!r} {words}", run=run)
         if result.outcome == "failure":
-            raise CommandFailedError(f"{first!r} failed: {words}", result)
+            raise CommandFailedError(f"{first!r} failed: {words}", run=run)
         raise MiosaError(words)
 
     # -- choosing where to run ------------------------------------------------------------------

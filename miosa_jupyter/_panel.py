@@ -66,7 +66,7 @@ class MiosaTerminal(TerminalView):
             default_computer = "local"
         self._client = client
         self.computer = computer or default_computer
-        self.results: list[ExecResult] = []
+        self._runs: list[Run] = []
         self.current: Run | None = None
         self._lock = threading.Lock()
         self.on_msg(self._on_front_end)
@@ -110,9 +110,13 @@ class MiosaTerminal(TerminalView):
             run.cancel()
 
     def _finished(self, run: Run) -> None:
-        if run.result is not None:
-            self.results.append(run.result)
+        self._runs.append(run)
         self.busy = False
+
+    @property
+    def results(self) -> list[ExecResult]:
+        """The ``ExecResult`` of every finished run of this panel, oldest first."""
+        return [run.result for run in self._runs if run.result is not None]
 
     def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[Any]) -> None:
         # Runs on the kernel's comm thread: only start or cancel, never print.

@@ -8,6 +8,7 @@ whatever the command prints, and the last line of a burst still shows within one
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from itertools import groupby, repeat
@@ -80,7 +81,8 @@ class Run:
         self.screen = Screen(head, tail)
         self.transcript = Transcript(memory_cap)
         self.terminal: dict[str, Any] | None = None
-        self.result: ExecResult | None = None
+        self.summary: ExecResult | None = None  # how it ended, without the text
+        self._result: ExecResult | None = None
         self.started = time.time()
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -118,7 +120,7 @@ class Run:
         return self
 
     def drive(self) -> ExecResult:
-        """Drive the view on this thread until the run ends.
+        """Drive the view on this thread until the run ends; returns ``summary`` (no output text).
 
         Ctrl-C (KeyboardInterrupt) cancels the run, shows it as cancelled, then re-raises so queued
         cells don't run.
@@ -132,8 +134,8 @@ class Run:
             self._finish()
             raise
         self._finish()
-        assert self.result is not None
-        return self.result
+        assert self.summary is not None
+        return self.summary
 
     def start_background(self) -> Run:
         """Drive the view from a thread; the caller gets the run back at once."""
@@ -150,8 +152,9 @@ class Run:
     def wait(self, timeout: float | None = None) -> ExecResult | None:
         """Block until the run ends and return its ``ExecResult`` (None if ``timeout`` passes first)."""
         if self._driver is None:
-            return self.drive()
-        self._ended.wait(timeout)
+            self.drive()
+        else:
+            self._ended.wait(timeout)
         return self.result
 
     def add_done_callback(self, callback: Any) -> None:
@@ -250,42 +253,53 @@ class Run:
         if self._ended.is_set():
             return
         self._flush()
-        self.result = self._result()
+        self.summary = self._summary()
         if self.view is not None:
             self.view.end(self)
         for callback in self._callbacks:
             callback(self)
         self._ended.set()
 
-    def _result(self) -> ExecResult:
+    def _summary(self) -> ExecResult:
+        """How the run ended, without its text (cheap: the views need only this)."""
         t = self.terminal or {}
         kind = t.get("type")
         elapsed = round((time.time() - self.started) * 1000)
-        common = {
-            "stdout": self.transcript.text("stdout"),
-            "stderr": self.transcript.text("stderr"),
-            "output": self.transcript.text(),
-        }
         if kind == "exit":
-            return ExecResult(
-                exit_code=t.get("exit_code"), duration_ms=t.get("duration_ms", elapsed), **common
-            )
+            return ExecResult(exit_code=t.get("exit_code"), duration_ms=t.get("duration_ms", elapsed))
         if kind == "timeout":
-            return ExecResult(exit_code=None, timed_out=True, duration_ms=elapsed, **common)
+            return ExecResult(exit_code=None, timed_out=True, duration_ms=elapsed)
         if self._cancelled:
-            return ExecResult(exit_code=None, cancelled=True, duration_ms=elapsed, **common)
+            return ExecResult(exit_code=None, cancelled=True, duration_ms=elapsed)
         message = t.get("message") if kind == "error" else None
         return ExecResult(
             exit_code=None,
             error=message or self._error or "The run ended without a result.",
             duration_ms=elapsed,
-            **common,
         )
+
+    @property
+    def result(self) -> ExecResult | None:
+        """The ``ExecResult`` with the whole output, once the run has ended (None before).
+
+        Built on first use: the transcript may be large (and spilled to disk), and a run whose
+        result no one asks for (``%%miosa`` without ``--out``) never copies it.
+        """
+        if self.summary is None:
+            return None
+        if self._result is None:
+            self._result = dataclasses.replace(
+                self.summary,
+                stdout=self.transcript.text("stdout"),
+                stderr=self.transcript.text("stderr"),
+                output=self.transcript.text(),
+            )
+        return self._result
 
     @property
     def status(self) -> str:
         """``running`` until the end, then the outcome (``success``, ``failure``, ...)."""
-        return self.result.outcome if self.result is not None else "running"
+        return self.summary.outcome if self.summary is not None else "running"
 
     @property
     def elapsed(self) -> float:

@@ -3,13 +3,13 @@
 ``line`` events are text to append: a chunk without ``\\n`` continues the current screen line, and
 ``\\r`` returns to its start (``resolve``). Only the window is kept (head: the first lines, tail: the
 last ones); every other line is counted, never stored here (the transcript keeps the text). Work is
-per chunk, not per line: counting and slicing are ``str.count``/``split``/``rsplit`` with a maxsplit.
+per chunk, not per line: the tail is a deque of blocks (one ``str.split`` list per chunk), and the
+``(text, stream)`` pairs a view needs are made only for the lines it is sent, at most 20 times a second.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from itertools import islice
 
 __all__ = ["Line", "Screen", "resolve"]
 
@@ -32,15 +32,26 @@ class Screen:
 
     def __init__(self, head: int = 20, tail: int = 1000) -> None:
         self.head_max = head
+        self.tail_max = tail
         self.head: list[Line] = []
-        self.tail: deque[Line] = deque(maxlen=tail)
+        self._blocks: deque[tuple[str, list[str]]] = deque()  # (stream, lines), oldest first
+        self._held = 0  # lines in _blocks (can exceed tail_max by less than one block)
         self.count = 0  # screen lines so far, the open one included
         self.open = False  # the last line has no newline yet
         self._dirty: int | None = None
 
     @property
+    def tail_len(self) -> int:
+        return min(self._held, self.tail_max)
+
+    @property
     def tail_start(self) -> int:
-        return self.count - len(self.tail)
+        return self.count - self.tail_len
+
+    @property
+    def hidden(self) -> int:
+        """Lines between the head and the tail that the window doesn't hold."""
+        return self.tail_start - len(self.head) if self._held else 0
 
     def feed(self, text: str, stream: str) -> None:
         """Append output text (any number of lines) from one stream."""
@@ -48,11 +59,7 @@ class Screen:
             return
         if self.open:
             first, newline, text = text.partition("\n")
-            raw, first_stream = self._last()
-            raw += first
-            if len(raw) > 4096 and "\r" in raw:  # a progress bar redrawn forever: keep it small
-                raw = resolve(raw) + ("\r" if raw.endswith("\r") else "")
-            self._set_last((raw, first_stream))
+            self._continue(first)
             self._mark(self.count - 1)
             if not newline:
                 return
@@ -62,27 +69,36 @@ class Screen:
         self.open = not text.endswith("\n")
         body = text if self.open else text[:-1]
         n = body.count("\n") + 1
-        first = self.count
+        first_index = self.count
         self.count += n
-        self._mark(first)
+        self._mark(first_index)
         room = self.head_max - len(self.head)
-        if room > 0 and not self.tail:
+        if room > 0 and not self._held:
             for piece in body.split("\n", room)[:room]:
                 self.head.append((piece, stream))
-        skip = max(0, self.head_max - first)  # lines of this text that went to the head
-        keep = min(n - skip, self.tail.maxlen or 0)
-        if keep > 0:
-            pieces = body.rsplit("\n", keep)[-keep:] if keep < n else body.split("\n")[skip:]
-            self.tail.extend((piece, stream) for piece in pieces)
+        skip = max(0, self.head_max - first_index)  # lines of this text that went to the head
+        keep = min(n - skip, self.tail_max)
+        if keep <= 0:
+            return
+        pieces = body.rsplit("\n", keep)[-keep:] if keep < n - skip else body.split("\n")[skip:]
+        self._blocks.append((stream, pieces))
+        self._held += len(pieces)
+        while self._held - len(self._blocks[0][1]) >= self.tail_max:
+            self._held -= len(self._blocks.popleft()[1])
 
-    def _last(self) -> Line:
-        return self.tail[-1] if self.tail else self.head[-1]
-
-    def _set_last(self, line: Line) -> None:
-        if self.tail:
-            self.tail[-1] = line
+    def _continue(self, more: str) -> None:
+        if self._held:
+            stream, lines = self._blocks[-1]
+            raw = lines[-1] + more
         else:
-            self.head[-1] = line
+            raw, stream = self.head[-1]
+            raw += more
+        if len(raw) > 4096 and "\r" in raw:  # a progress bar redrawn forever: keep it small
+            raw = resolve(raw) + ("\r" if raw.endswith("\r") else "")
+        if self._held:
+            lines[-1] = raw
+        else:
+            self.head[-1] = (raw, stream)
 
     def _mark(self, index: int) -> None:
         if self._dirty is None or index < self._dirty:
@@ -103,14 +119,18 @@ class Screen:
         runs: list[Run] = []
         if start < len(self.head):
             runs.append((start, self.head[start:]))
-        if self.tail:
-            tail_start = self.tail_start
-            begin = max(start, tail_start)
+        if self._held:
+            begin = max(start, self.tail_start)
             if begin < self.count:
-                runs.append((begin, list(islice(self.tail, begin - tail_start, None))))
+                runs.append((begin, self._tail_lines(self.count - begin)))
         return runs
 
-    @property
-    def hidden(self) -> int:
-        """Lines between the head and the tail that the window doesn't hold."""
-        return self.tail_start - len(self.head) if self.tail else 0
+    def _tail_lines(self, n: int) -> list[Line]:
+        """The last ``n`` lines of the tail, oldest first."""
+        out: list[Line] = []
+        for stream, lines in reversed(self._blocks):
+            take = lines[-(n - len(out)) :] if len(lines) > n - len(out) else lines
+            out[:0] = [(line, stream) for line in take]
+            if len(out) >= n:
+                break
+        return out

@@ -16,9 +16,9 @@ __all__ = ["TextView", "WidgetView"]
 
 
 def _words(run: Run) -> str:
-    assert run.result is not None
+    assert run.summary is not None
     seconds = (run.terminal or {}).get("timeout_seconds") or run.timeout
-    return banner_words(run.result, seconds)
+    return banner_words(run.summary, seconds)
 
 
 class WidgetView:
@@ -109,15 +109,15 @@ class WidgetView:
         return out
 
     def end(self, run: Run) -> None:
-        assert run.result is not None
-        status = run.result.outcome
+        assert run.summary is not None
+        status = run.summary.outcome
         words = _words(run)
         window, count = run.window()
         rendered = self._render(window, None)
         with self.widget.hold_sync():
             self.widget.window = {"seq": self.seq + 1, "runs": rendered}
             self.widget.line_count = count
-            self.widget.duration_ms = run.result.duration_ms
+            self.widget.duration_ms = run.summary.duration_ms
             self.widget.status = status
             self.widget.banner = banner_html(status, words)
         if self.record_on_end and self.handle is not None:
@@ -133,7 +133,7 @@ def record(
     run: Run, words: str, window: list[LineRun], count: int, rendered: list[list[Any]], widget: Any
 ) -> Record:
     """The static record of a finished run, from the same window and HTML as the live view."""
-    assert run.result is not None
+    assert run.summary is not None
     head: list[str] = []
     tail: list[str] = []
     head_text: list[str] = []
@@ -147,14 +147,14 @@ def record(
     hidden = tail_start - len(head) if tail else 0
     marker = [f"… {hidden:,} lines hidden …"] if hidden > 0 else []
     return Record(
-        status=run.result.outcome,
+        status=run.summary.outcome,
         header=widget.header,
         banner=widget.banner,
         head=head,
         tail=tail,
         hidden=hidden,
         line_count=count,
-        duration_ms=run.result.duration_ms,
+        duration_ms=run.summary.duration_ms,
         text_lines=head_text + marker + tail_text,
         command=run.command,
         computer=run.computer_id,
@@ -189,9 +189,9 @@ class TextView:
     def end(self, run: Run) -> None:
         from ._render import ICONS, LABELS
 
-        assert run.result is not None
+        assert run.summary is not None
         out = self.out or sys.stdout
-        status = run.result.outcome
+        status = run.summary.outcome
         if run.screen.open:
             out.write("\n")
         out.write(f"{ICONS[status]} {LABELS[status]} · {_words(run)}\n")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
+import threading
 
 from ._errors import LocalServerError
 from .local import LocalServer, LocalSettings
@@ -30,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
         help="let web pages from ORIGIN (e.g. http://localhost:8888) use the API from a browser",
     )
     serve.add_argument("--cwd", help="directory commands run in (default: the current one)")
+    # For LocalProcess: report URL and token as one JSON line on stdout, stop when stdin closes.
+    serve.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -50,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     except LocalServerError as exc:
         print(f"miosa-jupyter: {exc}", file=sys.stderr)
         return 1
+    if args.exit_with_stdin:
+        ready = {"base_url": server.base_url, "token": server.token, "computer_id": server.computer_id}
+        print(json.dumps(ready), flush=True)
+        threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
     print(f"Miosa local computer at {server.base_url}", flush=True)
     print(f"  computer: {server.computer_id}", flush=True)
     print(f"  token:    {server.token}", flush=True)
@@ -59,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     print("Stopped; every command it ran has ended.", flush=True)
     return 0
+
+
+def _stop_at_eof(server: LocalServer) -> None:
+    # The parent (a kernel) holds our stdin: EOF means it has gone, however it ended.
+    with contextlib.suppress(OSError, ValueError):
+        while sys.stdin.buffer.read(4096):
+            pass
+    server.request_stop()
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ Every error is a ``MiosaError``, so one ``except MiosaError`` catches them all::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "APIConnectionError",

@@ -18,6 +18,7 @@ EXPECTED = [
     "Event",
     "ExecResult",
     "ExecStream",
+    "LocalProcess",
     "LocalServer",
     "LocalServerError",
     "LocalSettings",
@@ -63,6 +64,8 @@ def test_every_exported_name_is_importable():
 
 
 def test_every_public_member_is_exported():
+    for name in miosa_jupyter.__all__:  # members are imported on first use (PEP 562)
+        getattr(miosa_jupyter, name)
     public = {
         name
         for name, value in vars(miosa_jupyter).items()

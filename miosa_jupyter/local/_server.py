@@ -21,6 +21,7 @@ import uvicorn
 from .._errors import LocalServerError
 from ._app import create_app
 from ._computer import LOOPBACK_HOSTS, LocalComputer, LocalSettings
+from ._process import LocalProcess
 
 __all__ = ["LocalServer", "local_server"]
 
@@ -90,7 +91,9 @@ class LocalServer:
         return self._thread is not None and self._thread.is_alive() and not self._server.should_exit
 
     def start(self, timeout: float = 10.0) -> LocalServer:
-        """Serve in a daemon thread; returns once it accepts connections."""
+        """Serve in a daemon thread; returns once it accepts connections (already running: no-op)."""
+        if self.running:
+            return self
         self._thread = threading.Thread(target=self._serve, name="miosa-local-computer", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -103,6 +106,10 @@ class LocalServer:
     def serve_forever(self) -> None:
         """Serve on this thread until SIGINT/SIGTERM (uvicorn's own signal handling)."""
         self._serve()
+
+    def request_stop(self) -> None:
+        """Ask the server to stop (from any thread); it ends every command, then returns."""
+        self._server.should_exit = True
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving: commands get an ``error`` event and are killed, then the thread ends."""
@@ -154,16 +161,18 @@ def _quiet_uvicorn() -> None:
 
 
 _lock = threading.Lock()
-_embedded: LocalServer | None = None
+_embedded: LocalProcess | None = None
 
 
-def local_server() -> LocalServer:
-    """The process's embedded local computer, started on first use (once per kernel)."""
+def local_server() -> LocalProcess:
+    """This process's local computer, started on first use and reused after (once per kernel).
+
+    It runs beside this process (``LocalProcess``), not in a thread of it: see ``_process.py`` for
+    why. ``LocalServer(...).start()`` serves one in a thread instead.
+    """
     global _embedded
     with _lock:
         if _embedded is None or not _embedded.running:
-            _embedded = LocalServer().start()
-            # A kernel shut down or restarted normally ends its commands too (their process groups
-            # outlive the kernel otherwise: each runs in its own session).
+            _embedded = LocalProcess().start()
             atexit.register(_embedded.stop, 5.0)
         return _embedded

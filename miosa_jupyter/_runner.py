@@ -86,6 +86,7 @@ class Run:
         self.started = time.time()
         self._lock = threading.Lock()
         self._done = threading.Event()
+        self._wake = threading.Event()  # the reader has fed something since the last flush
         self._ended = threading.Event()
         self._cancelled = False
         self._stream: ExecStream | None = None
@@ -126,8 +127,14 @@ class Run:
         cells don't run.
         """
         try:
-            while not self._done.wait(self.interval):
+            while not self._done.is_set():
+                # Sleep until the reader has something (the first line goes out at once), then
+                # flush and hold off for one interval: at most 1/interval updates a second.
+                if not self._wake.wait(self.interval * 2):
+                    continue
+                self._wake.clear()
                 self._flush()
+                self._done.wait(self.interval)
         except KeyboardInterrupt:
             self.cancel()
             self._done.wait(5)
@@ -188,6 +195,7 @@ class Run:
         try:
             for batch in self._stream.batches():
                 self._apply(batch)
+                self._wake.set()
         except MiosaError as exc:
             if not self._cancelled:
                 self._error = str(exc)
@@ -196,6 +204,7 @@ class Run:
         finally:
             self._stream.close()
             self._done.set()
+            self._wake.set()
 
     def _apply(self, batch: Batch) -> None:
         if len(batch) == 1 and type(batch[0]) is OutputRun:  # the common case: one bulk-decoded run

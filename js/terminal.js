@@ -112,6 +112,7 @@ function lineDiv(html) {
   const div = document.createElement("div");
   div.className = "miosa-line";
   div.innerHTML = html; // already escaped by the kernel: command output is text
+  div._html = html;
   return div;
 }
 
@@ -154,17 +155,48 @@ export function renderTerminal(model, el) {
     paintMeta();
   }
 
-  function paintLines() {
-    const nodes = store.head.map(lineDiv);
-    const hidden = store.tail.length ? store.tailStart - store.head.length : 0;
-    if (hidden > 0) {
-      const gap = document.createElement("div");
-      gap.className = "miosa-hidden";
-      gap.textContent = `… ${hidden.toLocaleString("en-US")} line${hidden === 1 ? "" : "s"} hidden …`;
-      nodes.push(gap);
+  // The DOM mirrors the store incrementally: a repaint touches only lines that changed, arrived
+  // or left, so its cost follows the update, not the window (up to a thousand lines).
+  const headBox = document.createElement("div");
+  const gap = document.createElement("div");
+  gap.className = "miosa-hidden";
+  const tailBox = document.createElement("div");
+  output.append(headBox, gap, tailBox);
+  let domTailStart = 0;
+
+  function sync(box, lines, from) {
+    // Make box's children show lines[from ...]: update changed nodes, add or drop the rest.
+    const nodes = box.children;
+    for (let i = 0; i < lines.length - from; i++) {
+      const html = lines[from + i];
+      const node = nodes[i];
+      if (!node) box.append(lineDiv(html));
+      else if (node._html !== html) {
+        node.innerHTML = html;
+        node._html = html;
+      }
     }
-    for (const html of store.tail) nodes.push(lineDiv(html));
-    output.replaceChildren(...nodes);
+    while (nodes.length > lines.length - from) box.lastChild.remove();
+  }
+
+  function paintLines() {
+    sync(headBox, store.head, 0);
+    const start = store.tailStart;
+    if (store.tail.length === 0 || start < domTailStart) {
+      tailBox.replaceChildren(); // a new run or an older snapshot: start over
+      domTailStart = start;
+    }
+    // Lines that scrolled out of the window leave from the front.
+    const drop = Math.min(start - domTailStart, tailBox.children.length);
+    for (let i = 0; i < drop; i++) tailBox.firstChild.remove();
+    domTailStart = start;
+    sync(tailBox, store.tail, 0);
+    const hidden = store.tail.length ? store.tailStart - store.head.length : 0;
+    gap.hidden = hidden <= 0;
+    if (hidden > 0) {
+      gap.textContent = `… ${hidden.toLocaleString("en-US")} line${hidden === 1 ? "" : "s"} hidden …`;
+    }
+    output.classList.toggle("miosa-empty", store.head.length + store.tail.length === 0);
     if (follow) output.scrollTop = output.scrollHeight;
   }
 

@@ -24,8 +24,9 @@ def _words(run: Run) -> str:
 class WidgetView:
     """Shows a run in a ``TerminalView``; at the end, optionally replaces it with a static ``Record``.
 
-    Each update is one custom message of at most ``budget`` characters of HTML (the newest lines win
-    when a burst is bigger: the snapshot fills the rest within ``snapshot_every`` seconds).
+    Each update is one custom message of at most ``budget`` characters and ``max_lines`` lines of
+    HTML (the newest lines win when a burst is bigger: the snapshot fills the rest within
+    ``snapshot_every`` seconds).
     """
 
     def __init__(
@@ -34,12 +35,16 @@ class WidgetView:
         head: int = 20,
         tail: int = 1000,
         budget: int = 32768,
+        max_lines: int = 250,
         snapshot_every: float = 1.0,
         record_on_end: bool = True,
         display: bool = True,
         widget: Any = None,
     ) -> None:
         self.head, self.tail, self.budget = head, tail, budget
+        # A delta carries at most this many lines (more than anyone reads in 1/20 s); the
+        # browser then rebuilds at most that many nodes per update.
+        self.max_lines = max_lines
         self.snapshot_every = snapshot_every
         self.record_on_end = record_on_end
         self.display = display
@@ -99,6 +104,8 @@ class WidgetView:
                 continue
             picked: list[str] = []
             for line in reversed(lines):  # newest first, until the budget is spent
+                if budget is not None and len(picked) >= self.max_lines:
+                    break
                 h = _html(line)
                 if budget is not None and picked and left - len(h) < 0:
                     break
@@ -125,8 +132,20 @@ class WidgetView:
             self.widget.close()
 
 
+# A screen line is shown up to this many characters (the transcript keeps it whole): one 10 MB line
+# must not become a 10 MB update, nor 100,000 colour codes 4 MB of HTML.
+LINE_SHOWN = 16384
+
+
+def _shown(raw: str) -> tuple[str, int]:
+    text = resolve(raw)
+    return (text, 0) if len(text) <= LINE_SHOWN else (text[:LINE_SHOWN], len(text) - LINE_SHOWN)
+
+
 def _html(line: Line) -> str:
-    return line_html(resolve(line[0]), line[1])
+    text, cut = _shown(line[0])
+    body = line_html(text, line[1])
+    return body + f'<span class="miosa-cut"> … {cut:,} more characters</span>' if cut else body
 
 
 def record(
@@ -163,7 +182,8 @@ def record(
 
 
 def _plain(raw: str) -> str:
-    return _CONTROL.sub("", resolve(raw))
+    text, cut = _shown(raw)
+    return _CONTROL.sub("", text) + (f" … {cut:,} more characters" if cut else "")
 
 
 class TextView:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import secrets
 import shlex
 import sys
@@ -29,6 +30,8 @@ from ._tickets import TicketRejected
 __all__ = ["create_app"]
 
 _API = "/api/v1"
+# A Host header: a name or a [v6 address], then an optional port; nothing else (no userinfo, junk).
+_HOST = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::[0-9]{1,5})?")
 _MAX_WRITE = 256 * 1024  # bytes of frames gathered into one write
 
 
@@ -41,7 +44,7 @@ def create_app(settings: LocalSettings | None = None) -> Starlette:
         # Lets a page from that origin open the events URL with a browser EventSource.
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                _CORS,
                 allow_origins=[settings.cors_origin],
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
@@ -223,7 +226,8 @@ def _authorized(request: Request) -> LocalComputer:
     computer: LocalComputer = request.app.state.computer
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     expected = computer.settings.token.encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    token = token.strip(" \t")  # HTTP whitespace only: not NBSP and other Unicode spaces
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode("utf-8", "replace"), expected):
         raise ApiError(
             401, "invalid_token", "Missing or wrong API key: send 'Authorization: Bearer <token>'."
         )
@@ -242,7 +246,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"Request body is over {limit} bytes.")
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested a thousand levels deep
         raise ApiError(
             400, "VALIDATION_ERROR", 'Body must be JSON, e.g. {"command": "ls", "timeout": 30}.'
         ) from None
@@ -272,7 +276,17 @@ def _exec_args(body: dict[str, Any], settings: LocalSettings) -> tuple[str, int,
         raise ApiError(422, "VALIDATION_ERROR", "'shell' must be an absolute path such as /bin/bash.")
     if "\0" in command or "\0" in shell:
         raise ApiError(422, "VALIDATION_ERROR", "'command' and 'shell' cannot contain NUL bytes.")
+    if not _utf8(command) or not _utf8(shell):  # JSON can carry lone surrogates; argv can't
+        raise ApiError(422, "VALIDATION_ERROR", "'command' and 'shell' must be valid Unicode text.")
     return command, timeout, shell
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- errors and the guard ----------------------------------------------------------------------
@@ -328,7 +342,8 @@ class _Guard:
         request_id = _request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-        name = host.rpartition("]")[0].lstrip("[") if host.startswith("[") else host.partition(":")[0]
+        match = _HOST.fullmatch(host)
+        name = (match.group(1) or match.group(2)) if match else ""
         if name.lower() not in self.allowed:
             body = json.dumps(
                 {
@@ -353,3 +368,21 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class _CORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the API's error shape."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        request_id = _request_id()
+        body = {
+            "error": {
+                "code": "CORS_REFUSED",
+                "message": f"{response.body.decode(errors='replace')}; this server allows one origin.",
+                "request_id": request_id,
+            }
+        }
+        return JSONResponse(body, status_code=response.status_code, headers={"x-request-id": request_id})

@@ -97,13 +97,18 @@ class LocalComputer:
             flush_after=s.flush_after,
             max_line=s.max_line,
         )
+        # Take the slot before the first await: requests arriving together must not all pass the check.
+        self.running.add(execution)
         try:
             await execution.start()
         except OSError as exc:
+            self.running.discard(execution)
             raise ApiError(
                 502, "AGENT_UNAVAILABLE", f"Could not start {shell!r}: {exc.strerror or exc}."
             ) from None
-        self.running.add(execution)
+        except BaseException:
+            self.running.discard(execution)
+            raise
         asyncio.get_running_loop().create_task(self._forget(execution))
         return execution
 

@@ -54,6 +54,7 @@ class Execution:
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
         self._cancelled = False
+        self._waiting_since: list[float | None] = [None, None]  # per pump: reading an empty pipe since
 
     @property
     def pid(self) -> int | None:
@@ -103,8 +104,8 @@ class Execution:
     async def _run(self) -> None:
         assert self.proc is not None and self.proc.stdout and self.proc.stderr
         pumps = [
-            asyncio.create_task(self._pump(self.proc.stdout, "stdout")),
-            asyncio.create_task(self._pump(self.proc.stderr, "stderr")),
+            asyncio.create_task(self._pump(self.proc.stdout, "stdout", 0)),
+            asyncio.create_task(self._pump(self.proc.stderr, "stderr", 1)),
         ]
         timed_out = False
         try:
@@ -114,10 +115,7 @@ class Execution:
             else:
                 # Background jobs the command left behind end with it.
                 self._signal_group(signal.SIGKILL)
-            # Drain what is left in the pipes; a daemon that escaped the group may hold them open.
-            _, stuck = await asyncio.wait(pumps, timeout=self.grace)
-            for task in stuck:
-                task.cancel()
+            await self._drain(pumps)
             if timed_out:
                 terminal: Terminal = ("timeout", {"timeout_seconds": _whole(self.timeout)})
             else:
@@ -134,6 +132,21 @@ class Execution:
             with contextlib.suppress(ProcessLookupError, AttributeError):
                 self.proc._transport.close()  # type: ignore[union-attr]  # close our pipe ends
             self.finished.set()
+
+    async def _drain(self, pumps: list[asyncio.Task[None]]) -> None:
+        """Let the pumps read what is left in the pipes, however slowly the client takes it.
+
+        A pump waiting for the client (a full queue) is never cut short: that would lose output. A pump
+        waiting on an empty pipe for ``grace`` is: a daemon that escaped the group may hold the pipe open.
+        """
+        while True:
+            _, pending = await asyncio.wait(pumps, timeout=0.05)
+            if not pending:
+                return
+            now = time.monotonic()
+            for task, since in zip(pumps, self._waiting_since, strict=True):
+                if not task.done() and since is not None and now - since > self.grace:
+                    task.cancel()
 
     async def _reap_after_cancel(self) -> None:
         if not await self._wait_exit(self.grace):
@@ -174,23 +187,27 @@ class Execution:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
-    async def _pump(self, reader: asyncio.StreamReader, stream: str) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, stream: str, slot: int) -> None:
         """Read a pipe in large chunks, decode incrementally, hand on whole lines in bulk."""
         decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
         put = self.queue.put
         cap = self.max_line
+        waiting = self._waiting_since
         pending = ""
         while True:
+            waiting[slot] = time.monotonic()  # waiting on the pipe (not on the client) from now
             if pending:
                 try:
                     data = await asyncio.wait_for(reader.read(READ_SIZE), self.flush_after)
                 except TimeoutError:
                     # Paused mid-line (a prompt, a progress bar): show what there is.
+                    waiting[slot] = None
                     await put(OutputChunk(stream, [pending], True))
                     pending = ""
                     continue
             else:
                 data = await reader.read(READ_SIZE)
+            waiting[slot] = None
             if not data:
                 break
             lines = (pending + decode(data)).split("\n")

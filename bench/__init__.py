@@ -1,0 +1,1 @@
+"""The miosa-jupyter benchmark suite: ``python -m bench`` (see ``bench/README.md``)."""

@@ -1,0 +1,314 @@
+"""Faults: servers killed or stopped mid-stream, kernels restarted mid-run, daemons, stubborn
+commands, a port that is taken. Every wait has a deadline; strays are killed in teardown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from miosa_jupyter import AsyncMiosa, LocalServer, LocalServerError, LocalSettings, Miosa, StreamError
+
+from ..conftest import group_gone, pid_gone, wait_until
+from ..kernel_helpers import Kernel
+from .conftest import alive, wait_pidfile
+
+CID = "local"
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")}
+    env.update(extra)
+    return env
+
+
+def _iterate(it: Any, out: list[Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            out.extend(it)
+            out.append("ended")
+        except Exception as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+# -- the server dies or is stopped ------------------------------------------------------------------
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver, tmp_path: Path, strays):
+    """``%%miosa`` against a server that is SIGKILLed after the first line: the cell ends within
+    seconds with the error banner and the output so far (no hang).
+
+    The command itself is orphaned (the server that would kill its process group is gone); it is
+    killed here in teardown. The kernel-restart tests below cover that class of leftover.
+    """
+    srv = subserver("--port", "0", "--token", "T")
+    kernel = Kernel(env=offline_env(MIOSA_API_KEY="T", MIOSA_BASE_URL=srv.base_url))
+    try:
+        assert kernel.run("%load_ext miosa_jupyter").reply["status"] == "ok"
+        pidfile = tmp_path / "pid"
+        msg_id = kernel.send(f"%%miosa local --no-raise-error\necho before; echo $$ > {pidfile}; sleep 30")
+        kernel.wait_for_iopub(
+            lambda m: m["msg_type"] == "comm_msg" and "before" in json.dumps(m["content"]), timeout=20
+        )
+        pid = wait_pidfile(pidfile)
+        strays.append(pid)
+        srv.proc.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        ex = kernel.collect(msg_id, timeout=30)
+        took = time.monotonic() - killed
+        record = ex.final_record()
+        print(
+            f"\nserver SIGKILLed mid-run: cell ended {took:.1f} s later; command left running: {alive(pid)}"
+        )
+        assert took < 10, "the cell hung after the server died"
+        assert ex.reply["status"] == "ok", ex.reply  # --no-raise-error
+        assert record is not None, "no final record"
+        plain = record["text/plain"]
+        assert "before" in plain
+        assert "error" in plain.splitlines()[-1], plain
+        assert 'data-status="error"' in record["text/html"]
+        assert kernel.run("1 + 1").reply["status"] == "ok", "kernel still answers"
+    finally:
+        kernel.shutdown()
+
+
+@pytest.mark.slow
+def test_async_client_raises_stream_error_when_the_server_is_killed(subserver, strays):
+    srv = subserver("--port", "0", "--token", "T")
+
+    async def main() -> tuple[list[Any], BaseException | None, float]:
+        seen: list[Any] = []
+        async with AsyncMiosa(srv.token, base_url=srv.base_url) as client:
+            stream = client.exec.stream(CID, command="echo $$; while true; do echo x; sleep 0.2; done")
+            killed = 0.0
+            try:
+                async for event in stream:
+                    seen.append(event)
+                    if len(seen) == 1:
+                        strays.append(int(event.line))
+                        srv.proc.send_signal(signal.SIGKILL)
+                        killed = time.monotonic()
+            except StreamError as exc:
+                return seen, exc, time.monotonic() - killed
+        return seen, None, time.monotonic() - killed
+
+    seen, error, took = asyncio.run(asyncio.wait_for(main(), 20))
+    assert isinstance(error, StreamError), seen[-3:]
+    assert took < 5
+    assert all(e.type == "output" for e in seen)
+
+
+@pytest.mark.slow
+def test_sigterm_with_streams_open_exits_promptly_and_leaves_no_process(subserver, strays):
+    """SIGTERM to ``miosa-jupyter serve`` with three streams open (a plain one, one that ignores
+    SIGTERM, one with a background grandchild): it exits within a few seconds, each stream ends with
+    an ``error`` event or a ``StreamError`` (no hang), and no process of any command is left."""
+    srv = subserver("--port", "0", "--token", "T")
+    client = Miosa(srv.token, base_url=srv.base_url)
+    commands = [
+        "echo $$; sleep 300",
+        "trap '' TERM; echo $$; sleep 300",
+        "sleep 300 & echo $$ $!; wait",
+    ]
+    pids: list[int] = []
+    rests: list[tuple[threading.Thread, list[Any]]] = []
+    for command in commands:
+        it = iter(client.exec.stream(CID, command=command, timeout=300))
+        first = next(it)
+        pids += [int(p) for p in first.line.split()]
+        out: list[Any] = []
+        rests.append((_iterate(it, out), out))
+    strays.extend(pids)
+    srv.proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    wait_until(lambda: srv.proc.poll() is not None, timeout=15, what="server exits after SIGTERM")
+    took = time.monotonic() - started
+    for thread, _ in rests:
+        thread.join(5)
+        assert not thread.is_alive(), "a stream hangs after the server stopped"
+    left = [pid for pid in pids if not pid_gone(pid)]
+    print(f"\nSIGTERM: exited in {took:.1f} s (code {srv.proc.returncode}); processes left: {left}")
+    assert took < 8
+    for _, out in rests:
+        last = out[-1]
+        assert isinstance(last, StreamError) or (
+            getattr(last, "type", None) is None and out[-2].type == "error"
+        )
+    for pid in pids:
+        wait_until(lambda pid=pid: pid_gone(pid) and group_gone(pid), timeout=5, what=f"pid {pid} gone")
+    client.close()
+
+
+# -- kernel restarts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.parametrize("now", [False, True], ids=["graceful", "hard"])
+@pytest.mark.parametrize("how", ["bg", "panel"])
+def test_kernel_restart_during_a_run_leaves_no_orphan(how: str, now: bool, tmp_path: Path, strays):
+    """A kernel restarted while a ``%%miosa --bg`` run or a panel run is going: the command's
+    process must not outlive the kernel.
+
+    graceful (``restart_kernel(now=False)``): the kernel exits normally; its atexit hook stops the
+    local computer, which kills every command's process group.
+    hard (``now=True``): jupyter_client SIGKILLs the kernel's process group, so no atexit runs, and
+    each command runs in its own session (so that Interrupt reaches only the kernel). With the local
+    computer in a thread of the kernel (before 53d0e61) the command was orphaned (reparented
+    to init, still running: measured). Since 53d0e61 it runs as a child process that stops when its
+    stdin (a pipe from the kernel) closes, which a SIGKILL of the kernel does too: no orphan.
+    """
+    pidfile = tmp_path / "pid"
+    kernel = Kernel(env=offline_env())
+    try:
+        if how == "bg":
+            assert kernel.run("%load_ext miosa_jupyter").reply["status"] == "ok"
+            ex = kernel.run(f"%%miosa --bg\necho $$ > {pidfile}; sleep 60")
+        else:
+            ex = kernel.run(
+                "from miosa_jupyter import MiosaTerminal\npanel = MiosaTerminal()\n"
+                f"run = panel.run('echo $$ > {pidfile}; sleep 60')"
+            )
+        assert ex.reply["status"] == "ok", ex.reply
+        pid = wait_pidfile(pidfile)
+        strays.append(pid)
+        started = time.monotonic()
+        kernel.km.restart_kernel(now=now)
+        deadline = time.monotonic() + 6
+        while not pid_gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        gone = pid_gone(pid)
+        print(
+            f"\nrestart_kernel(now={now}) during a {how} run: command "
+            + (
+                f"gone after {time.monotonic() - started:.1f} s"
+                if gone
+                else "ORPHANED (still running after 6 s)"
+            )
+        )
+        assert gone, f"the command (pid {pid}) outlived the kernel restart(now={now}): orphaned"
+    finally:
+        kernel.shutdown()
+
+
+# Bounded wait (5 s) inside the command until the daemon has written its pid file.
+_AWAIT = "for i in $(seq 500); do [ -s {0} ] && break; sleep 0.01; done; "
+
+
+# -- commands that escape or resist ------------------------------------------------------------------------
+
+
+def test_a_setsid_daemon_that_closes_its_pipes_does_not_delay_the_exit(client, tmp_path: Path, strays):
+    """``(setsid CMD >/dev/null 2>&1 &); echo ok``: the exit arrives at once.
+
+    The daemon SURVIVES the command: ``setsid`` puts it in a new session and process group, so the
+    group kill at exit can't reach it (by design of setsid; the design notes say so). It is killed
+    here in teardown. (The command waits, bounded, for the daemon's pid file: a daemon that has not
+    yet called setsid when the command exits is still in the group and dies with it.)
+    """
+    pidfile = tmp_path / "daemon"
+    started = time.monotonic()
+    events = list(
+        client.exec.stream(
+            CID,
+            command=f"(setsid sh -c 'echo $$ > {pidfile}; exec sleep 300' >/dev/null 2>&1 &); "
+            + _AWAIT.format(pidfile)
+            + "echo ok",
+        )
+    )
+    took = time.monotonic() - started
+    daemon = wait_pidfile(pidfile)
+    strays.append(daemon)
+    print(f"\nsetsid daemon, pipes closed: exit after {took:.2f} s; daemon survives: {alive(daemon)}")
+    assert [e.type for e in events] == ["output", "exit"]
+    assert events[0].line == "ok\n"
+    assert events[-1].exit_code == 0
+    assert took < 3
+    assert alive(daemon), "documented: a setsid daemon escapes the process group and survives"
+
+
+def test_a_setsid_daemon_that_keeps_the_pipes_ends_within_the_grace(client, server, tmp_path: Path, strays):
+    """The daemon holds stdout/stderr open, so EOF never comes: the exit still arrives after at most
+    the server's ``grace`` (0.5 s here). The daemon survives (setsid), killed in teardown."""
+    pidfile = tmp_path / "daemon"
+    started = time.monotonic()
+    events = list(
+        client.exec.stream(
+            CID,
+            command=f"(setsid sh -c 'echo $$ > {pidfile}; exec sleep 300' &); "
+            + _AWAIT.format(pidfile)
+            + "echo ok",
+        )
+    )
+    took = time.monotonic() - started
+    daemon = wait_pidfile(pidfile)
+    strays.append(daemon)
+    print(f"\nsetsid daemon holding the pipes: exit after {took:.2f} s (grace {server.settings.grace} s)")
+    assert events[-1].type == "exit" and events[-1].exit_code == 0
+    assert "".join(e.line for e in events if e.type == "output") == "ok\n"
+    assert took < server.settings.grace + 3
+
+
+def test_a_disconnect_kills_a_command_and_grandchild_that_ignore_sigterm(client, server, strays):
+    """Cancel (the client goes away) escalates to SIGKILL after the grace, for the whole group."""
+    stream = client.exec.stream(CID, command="trap '' TERM; sleep 300 & echo $$ $!; wait", timeout=300)
+    it = iter(stream)
+    pids = [int(p) for p in next(it).line.split()]
+    strays.extend(pids)
+    stream.close()
+    closed = time.monotonic()
+    for pid in pids:
+        wait_until(lambda pid=pid: pid_gone(pid), timeout=server.settings.grace + 5, what=f"{pid} killed")
+    wait_until(lambda: group_gone(pids[0]), timeout=5)
+    print(f"\nSIGTERM-ignoring group killed {time.monotonic() - closed:.2f} s after the disconnect")
+
+
+def test_a_waiting_exec_that_ignores_sigterm_ends_at_its_timeout(http, tmp_path: Path, strays):
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    r = http.post(
+        f"/api/v1/computers/{CID}/exec",
+        json={"command": f"trap '' TERM; echo $$ > {pidfile}; echo up; sleep 300", "timeout": 1},
+    )
+    took = time.monotonic() - started
+    pid = wait_pidfile(pidfile)
+    strays.append(pid)
+    body = r.json()
+    assert r.status_code == 200, body
+    assert body["timed_out"] is True and body["success"] is False
+    assert body["stdout"] == "up\n"
+    assert took < 1 + 0.5 + 3
+    wait_until(lambda: group_gone(pid), timeout=5, what="group killed at the timeout")
+
+
+# -- the embedded server can't start -------------------------------------------------------------
+
+
+def test_embedded_server_on_a_taken_port_raises_a_clear_error_at_once():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(LocalServerError) as info:
+            LocalServer(LocalSettings(), port=port).start(timeout=5)
+        took = time.monotonic() - started
+    message = str(info.value)
+    assert took < 2, "a taken port must fail at once, not at a start timeout"
+    assert f"127.0.0.1:{port}" in message
+    assert "in use" in message.lower()
+    assert "port" in message.lower() and "0" in message  # says how to get a free one

@@ -10,17 +10,9 @@ stopped forwarding iopub (its rate-limit notice, in the log, the frames or the p
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from ._common import clock, log
 
@@ -115,70 +107,16 @@ class Frames:
         self.on = True
 
 
-def start_lab(base: Path) -> tuple[Any, subprocess.Popen[bytes]]:
-    """JupyterLab on a free loopback port: the command line of the tests' ``lab`` fixture."""
-    from tests.browser.conftest import LAB_SETTINGS, Lab, _free_port
-
-    dirs = {d: base / d for d in ("root", "config", "data", "runtime", "settings", "workspaces")}
-    for d in dirs.values():
-        d.mkdir()
-    for rel, value in LAB_SETTINGS.items():
-        f = dirs["settings"] / rel
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps(value))
-    venv_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIOSA_", "JUPYTER", "JPY_"))}
-    env.update(
-        PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-        JUPYTER_CONFIG_DIR=str(dirs["config"]),
-        JUPYTER_DATA_DIR=str(dirs["data"]),
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-        JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
-        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
-        JUPYTER_PLATFORM_DIRS="1",
-        PYTHONUNBUFFERED="1",
-    )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = base / "jupyterlab.log"
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-        "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={dirs['root']}",
-        "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        f"--LabApp.workspaces_dir={dirs['workspaces']}",
-        f"--LabServerApp.user_settings_dir={dirs['settings']}",
-    ]  # fmt: skip
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=dirs["root"], env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    lab = Lab(url, dirs["root"], log_path, proc)
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{lab.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/api/status", timeout=2).status_code == 200:
-                return lab, proc
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"JupyterLab did not answer within 90 s:\n{lab.log_tail()}")
-        time.sleep(0.2)  # readiness polling interval
-
-
 def bench(n: int, rounds: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, Notebook, _stop
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Notebook, start_lab, stop_lab
 
     if not Path(CHROMIUM).exists():
         return {"skipped": f"{CHROMIUM} is missing"}
     with tempfile.TemporaryDirectory(prefix="miosa-bench-") as tmp:
         t0 = clock()
-        lab, _ = start_lab(Path(tmp))
+        lab = start_lab(Path(tmp), ready_timeout=90)
         out: dict[str, Any] = {"n": n, "lab_start": clock() - t0, "runs": []}
         try:
             command = f"seq 1 {n}"
@@ -192,13 +130,7 @@ def bench(n: int, rounds: int) -> dict[str, Any]:
                 ],
             )
             with sync_playwright() as p:
-                browser = p.chromium.launch(
-                    executable_path=CHROMIUM,
-                    headless=True,
-                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                          "--disable-background-networking", "--disable-component-update",
-                          "--no-first-run", "--disable-sync"],
-                )  # fmt: skip
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 out["chromium"] = browser.version
                 try:
                     out["runs"] = _runs(browser, lab, Notebook, n, rounds, out)
@@ -209,7 +141,7 @@ def bench(n: int, rounds: int) -> dict[str, Any]:
             out["log_limited"] = [
                 line for line in log_text.splitlines() if any(s in line for s in RATE_LIMIT)
             ]
-            _stop(lab)
+            stop_lab(lab)
     return out
 
 

@@ -92,10 +92,22 @@ class Lab:
         return path
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """JupyterLab on a free loopback port, no token, no browser, nothing fetched from the internet."""
-    base = tmp_path_factory.mktemp("lab")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def start_lab(base: Path, *, ready_timeout: float = 60) -> Lab:
+    """JupyterLab on a free loopback port, no token, no browser, nothing fetched from the internet.
+
+    Used by the ``lab`` fixture and by the browser benchmark (``bench/_browser.py``).
+    """
     root, config, data, runtime, settings, workspaces = (
         base / d for d in ("root", "config", "data", "runtime", "settings", "workspaces")
     )
@@ -145,23 +157,35 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             start_new_session=True,
         )
     server = Lab(url, root, log, proc)
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{server.log_tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/api/status", timeout=2).status_code == 200:
+                return server
+        if time.monotonic() > deadline:
+            stop_lab(server)
+            raise RuntimeError(
+                f"JupyterLab did not answer /api/status within {ready_timeout} s:\n{server.log_tail()}"
+            )
+        time.sleep(0.2)  # polling interval of a readiness check, not a fixed wait for state
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab for the session (see ``start_lab``), stopped with its kernels at the end."""
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{server.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/api/status", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer /api/status within 60 s:\n{server.log_tail()}")
-            time.sleep(0.2)  # polling interval of a readiness check, not a fixed wait for state
+        server = start_lab(tmp_path_factory.mktemp("lab"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
         yield server
     finally:
-        _stop(server)
+        stop_lab(server)
 
 
-def _stop(server: Lab) -> None:
+def stop_lab(server: Lab) -> None:
     """Shut the kernels down through the API, then the server; kill whatever of its tree is left."""
     proc = server.proc
     with contextlib.suppress(Exception):
@@ -189,19 +213,7 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     with pw.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield b
         finally:

@@ -18,7 +18,7 @@ from traitlets import Enum, Float, Int, Unicode
 
 from ._client import Miosa, connect
 from ._errors import CommandFailedError, CommandTimeoutError, MiosaError
-from ._runner import Run, banner_words
+from ._runner import Run
 
 __all__ = ["MiosaMagics", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -147,7 +147,7 @@ class MiosaMagics(Magics):
             self.shell.user_ns[args.out] = run.result
         if args.no_raise_error or result.outcome == "success":
             return None
-        words = banner_words(result, (run.terminal or {}).get("timeout_seconds") or run.timeout)
+        words = run.words
         first = command.strip().partition("\n")[0]
         first = first if len(first) <= 60 else first[:57] + "..."
         if result.outcome == "timeout":

@@ -7,8 +7,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ._outcome import seconds_text
 from ._render import ICONS, LABELS, stylesheet
-from ._runner import _seconds
 
 __all__ = ["Record"]
 
@@ -49,7 +49,7 @@ class Record:
         n = self._count
         meta = self._header.replace(
             '<span class="miosa-elapsed"></span>',
-            f'<span class="miosa-elapsed">{_seconds((self._duration or 0) / 1000)}</span>',
+            f'<span class="miosa-elapsed">{seconds_text((self._duration or 0) / 1000)}</span>',
         ).replace(
             '<span class="miosa-count"></span>',
             f'<span class="miosa-count">{n:,} line{"" if n == 1 else "s"}</span>',

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import MiosaError
 from ._models import TERMINAL_EVENTS, ExecResult
+from ._outcome import banner_words
 from ._screen import Run as LineRun
 from ._screen import Screen
 from ._stream import OutputRun
@@ -25,22 +26,13 @@ if TYPE_CHECKING:
     from ._client import Miosa
     from ._stream import Batch, ExecStream
 
-__all__ = ["Run", "View", "banner_words"]
+__all__ = ["Run", "View"]
 
 _GET = dict.get
 
 
 def itemgetter_stream(payload: dict[str, Any]) -> Any:
     return payload.get("stream")
-
-
-_HINTS = {
-    126: "not executable",
-    127: "command not found",
-    130: "interrupted (SIGINT)",
-    137: "killed (SIGKILL, often out of memory)",
-    143: "terminated (SIGTERM)",
-}
 
 
 class View(Protocol):
@@ -330,28 +322,11 @@ class Run:
         return self.summary.outcome if self.summary is not None else "running"
 
     @property
+    def words(self) -> str:
+        """The banner's words for how the run ended (``exit 0 · 1.2 s``, ``after 30 s``...)."""
+        assert self.summary is not None
+        return banner_words(self.summary, (self.terminal or {}).get("timeout_seconds") or self.timeout)
+
+    @property
     def elapsed(self) -> float:
         return time.time() - self.started
-
-
-def banner_words(result: ExecResult, timeout: int | None = None) -> str:
-    """The banner's words: ``exit 0 · 45.3 s``, ``timed out after 300 s``, the error message..."""
-    outcome = result.outcome
-    took = _seconds((result.duration_ms or 0) / 1000)
-    if outcome == "timeout":
-        return f"after {timeout or '?'} s"
-    if outcome == "cancelled":
-        return f"after {took}"
-    if outcome == "error":
-        return result.error or "error"
-    hint = _HINTS.get(result.exit_code or 0)
-    return f"exit {result.exit_code} · {took}" + (f" · {hint}" if hint else "")
-
-
-def _seconds(s: float) -> str:
-    if s < 10:
-        return f"{s:.2f} s"
-    if s < 60:
-        return f"{s:.1f} s"
-    m, sec = divmod(round(s), 60)
-    return f"{m} min {sec} s"

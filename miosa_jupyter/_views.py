@@ -8,17 +8,11 @@ from typing import Any
 
 from ._record import Record
 from ._render import _CONTROL, banner_html, header_html, line_html
-from ._runner import Run, banner_words
+from ._runner import Run
 from ._screen import Line, resolve
 from ._screen import Run as LineRun
 
 __all__ = ["TextView", "WidgetView"]
-
-
-def _words(run: Run) -> str:
-    assert run.summary is not None
-    seconds = (run.terminal or {}).get("timeout_seconds") or run.timeout
-    return banner_words(run.summary, seconds)
 
 
 class WidgetView:
@@ -118,7 +112,7 @@ class WidgetView:
     def end(self, run: Run) -> None:
         assert run.summary is not None
         status = run.summary.outcome
-        words = _words(run)
+        words = run.words
         window, count = run.window()
         rendered = self._render(window, None)
         with self.widget.hold_sync():
@@ -214,5 +208,5 @@ class TextView:
         status = run.summary.outcome
         if run.screen.open:
             out.write("\n")
-        out.write(f"{ICONS[status]} {LABELS[status]} · {_words(run)}\n")
+        out.write(f"{ICONS[status]} {LABELS[status]} · {run.words}\n")
         out.flush()

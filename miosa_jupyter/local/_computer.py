@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ._exec import Execution
 from ._tickets import TicketBook
+from ._watchdog import Watchdog
 
 __all__ = ["ApiError", "LocalComputer", "LocalSettings"]
 
@@ -59,6 +60,8 @@ class LocalComputer:
         # `python3` on the local computer is the Python that runs it.
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
         self._env = env
+        # Kills the commands' groups if this server process dies without doing it (SIGKILL).
+        self.watchdog = Watchdog()
 
     def describe(self, computer_id: str) -> dict[str, str]:
         return {"id": computer_id, "name": "Local computer", "status": self.status[computer_id]}
@@ -101,6 +104,8 @@ class LocalComputer:
         self.running.add(execution)
         try:
             await execution.start()
+            assert execution.pid is not None
+            self.watchdog.started(execution.pid)
         except OSError as exc:
             self.running.discard(execution)
             raise ApiError(
@@ -115,6 +120,8 @@ class LocalComputer:
     async def _forget(self, execution: Execution) -> None:
         await execution.finished.wait()
         self.running.discard(execution)
+        if execution.pid is not None:
+            self.watchdog.ended(execution.pid)
 
     def _expired(self, execution: Execution) -> None:
         # A ticket never redeemed: no one will ever read this command's output.

@@ -52,8 +52,8 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
     """``%%miosa`` against a server that is SIGKILLed after the first line: the cell ends within
     seconds with the error banner and the output so far (no hang).
 
-    The command itself is orphaned (the server that would kill its process group is gone); it is
-    killed here in teardown. The kernel-restart tests below cover that class of leftover.
+    The command does not outlive its server: the server's watchdog process (``local/_watchdog.py``)
+    sees its pipe close and SIGKILLs every group the server had registered.
     """
     srv = subserver("--port", "0", "--token", "T")
     kernel = Kernel(env=offline_env(MIOSA_API_KEY="T", MIOSA_BASE_URL=srv.base_url))
@@ -82,6 +82,10 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
         assert "error" in plain.splitlines()[-1], plain
         assert 'data-status="error"' in record["text/html"]
         assert kernel.run("1 + 1").reply["status"] == "ok", "kernel still answers"
+        deadline = time.monotonic() + 5
+        while alive(pid):
+            assert time.monotonic() < deadline, "the command outlived its SIGKILLed server"
+            time.sleep(0.05)
     finally:
         kernel.shutdown()
 

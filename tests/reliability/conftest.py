@@ -110,13 +110,21 @@ class Figures:
 
     @classmethod
     def of(cls, ps: psutil.Process) -> Figures:
-        live = [c for c in ps.children(recursive=True) if _alive(c)]
+        # The server's one watchdog (it kills the commands' groups if the server dies) is not a command.
+        live = [c for c in ps.children(recursive=True) if _alive(c) and not _is_watchdog(c)]
         return cls(ps.num_fds(), ps.num_threads(), len(live), ps.memory_info().rss)
 
     def __str__(self) -> str:
         return (
             f"fds={self.fds} threads={self.threads} children={self.children} rss={self.rss / 2**20:.1f} MiB"
         )
+
+
+def _is_watchdog(p: psutil.Process) -> bool:
+    try:
+        return any(arg.endswith("_watchdog.py") for arg in p.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _alive(p: psutil.Process) -> bool:

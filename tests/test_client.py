@@ -219,7 +219,9 @@ def test_concurrency_limit_raises_rate_limit_error(make_server, tmp_path, pids):
     srv = make_server(max_concurrent=1)
     with Miosa(srv.token, base_url=srv.base_url) as client:
         stream = client.exec.stream("local", command="echo $$; sleep 60")
-        pids.append(int(next(iter(stream)).line))
+        # Keep the iterator: a dropped one is closed by the GC, and the command with it.
+        events = iter(stream)
+        pids.append(int(next(events).line))
         with pytest.raises(RateLimitError) as info:
             client.exec.run("local", command="true")
         stream.close()

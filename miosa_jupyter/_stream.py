@@ -120,8 +120,9 @@ def _stream_error(exc: Exception) -> StreamError:
 class ExecStream:
     """The events of one command, already connected. Iterate it, or use it as a context manager.
 
-    Leaving the loop early (``break``) or ``close()`` closes the connection; the local computer then
-    kills the command.
+    Leaving the loop early (``break``), dropping a half-read iterator, or ``close()`` closes the
+    connection; the local computer then kills the command. Keep the iterator
+    (``events = iter(stream)``) to read it bit by bit.
     """
 
     def __init__(self, response: httpx.Response, *, computer_id: str, command: str) -> None:

@@ -61,6 +61,15 @@ def kill_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL a pid, its group if it leads one, and every descendant (teardown of strays)."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child.pid, signal.SIGKILL)
+    kill_pid(pid)
+
+
 def read_pid(path: Any, timeout: float = 5.0) -> int:
     """Wait for a pid file written by a command (``echo $$ > file``) and return the pid."""
 
@@ -128,11 +137,12 @@ def raw_client(srv: LocalServer) -> httpx.Client:
 
 @pytest.fixture
 def pids() -> Iterator[list[int]]:
-    """Pids a test learned about; any still alive at the end are killed (never leave strays)."""
+    """Pids a test learned about; at the end each, its group and its descendants are killed
+    (never leave strays), whatever the test's outcome."""
     found: list[int] = []
     yield found
     for pid in found:
-        kill_pid(pid)
+        kill_tree(pid)
 
 
 class Subserver:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -184,24 +182,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a pid, its group if it leads one, and every descendant (teardown of strays)."""
-    with contextlib.suppress(psutil.Error):
-        for child in psutil.Process(pid).children(recursive=True):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(child.pid, signal.SIGKILL)
-    kill_pid(pid)
-
-
-@pytest.fixture
-def strays() -> Iterator[list[int]]:
-    """Pids (and their trees) killed at teardown whatever the test's outcome."""
-    found: list[int] = []
-    yield found
-    for pid in found:
-        kill_tree(pid)
 
 
 # -- raw HTTP ------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Faults: servers killed or stopped mid-stream, kernels restarted mid-run, daemons, stubborn
-commands, a port that is taken. Every wait has a deadline; strays are killed in teardown."""
+commands, a port that is taken. Every wait has a deadline; pids are killed in teardown."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _iterate(it: Any, out: list[Any]) -> threading.Thread:
 
 @pytest.mark.kernel
 @pytest.mark.slow
-def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver, tmp_path: Path, strays):
+def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver, tmp_path: Path, pids):
     """``%%miosa`` against a server that is SIGKILLed after the first line: the cell ends within
     seconds with the error banner and the output so far (no hang).
 
@@ -65,7 +65,7 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
             lambda m: m["msg_type"] == "comm_msg" and "before" in json.dumps(m["content"]), timeout=20
         )
         pid = wait_pidfile(pidfile)
-        strays.append(pid)
+        pids.append(pid)
         srv.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         ex = kernel.collect(msg_id, timeout=30)
@@ -91,7 +91,7 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
 
 
 @pytest.mark.slow
-def test_async_client_raises_stream_error_when_the_server_is_killed(subserver, strays):
+def test_async_client_raises_stream_error_when_the_server_is_killed(subserver, pids):
     srv = subserver("--port", "0", "--token", "T")
 
     async def main() -> tuple[list[Any], BaseException | None, float]:
@@ -103,7 +103,7 @@ def test_async_client_raises_stream_error_when_the_server_is_killed(subserver, s
                 async for event in stream:
                     seen.append(event)
                     if len(seen) == 1:
-                        strays.append(int(event.line))
+                        pids.append(int(event.line))
                         srv.proc.send_signal(signal.SIGKILL)
                         killed = time.monotonic()
             except StreamError as exc:
@@ -117,7 +117,7 @@ def test_async_client_raises_stream_error_when_the_server_is_killed(subserver, s
 
 
 @pytest.mark.slow
-def test_sigterm_with_streams_open_exits_promptly_and_leaves_no_process(subserver, strays):
+def test_sigterm_with_streams_open_exits_promptly_and_leaves_no_process(subserver, pids):
     """SIGTERM to ``miosa-jupyter serve`` with three streams open (a plain one, one that ignores
     SIGTERM, one with a background grandchild): it exits within a few seconds, each stream ends with
     an ``error`` event or a ``StreamError`` (no hang), and no process of any command is left."""
@@ -136,7 +136,7 @@ def test_sigterm_with_streams_open_exits_promptly_and_leaves_no_process(subserve
         pids += [int(p) for p in first.line.split()]
         out: list[Any] = []
         rests.append((_iterate(it, out), out))
-    strays.extend(pids)
+    pids.extend(pids)
     srv.proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
     wait_until(lambda: srv.proc.poll() is not None, timeout=15, what="server exits after SIGTERM")
@@ -164,7 +164,7 @@ def test_sigterm_with_streams_open_exits_promptly_and_leaves_no_process(subserve
 @pytest.mark.slow
 @pytest.mark.parametrize("now", [False, True], ids=["graceful", "hard"])
 @pytest.mark.parametrize("how", ["bg", "panel"])
-def test_kernel_restart_during_a_run_leaves_no_orphan(how: str, now: bool, tmp_path: Path, strays):
+def test_kernel_restart_during_a_run_leaves_no_orphan(how: str, now: bool, tmp_path: Path, pids):
     """A kernel restarted while a ``%%miosa --bg`` run or a panel run is going: the command's
     process must not outlive the kernel.
 
@@ -189,7 +189,7 @@ def test_kernel_restart_during_a_run_leaves_no_orphan(how: str, now: bool, tmp_p
             )
         assert ex.reply["status"] == "ok", ex.reply
         pid = wait_pidfile(pidfile)
-        strays.append(pid)
+        pids.append(pid)
         started = time.monotonic()
         kernel.km.restart_kernel(now=now)
         deadline = time.monotonic() + 6
@@ -216,7 +216,7 @@ _AWAIT = "for i in $(seq 500); do [ -s {0} ] && break; sleep 0.01; done; "
 # -- commands that escape or resist ------------------------------------------------------------------------
 
 
-def test_a_setsid_daemon_that_closes_its_pipes_does_not_delay_the_exit(client, tmp_path: Path, strays):
+def test_a_setsid_daemon_that_closes_its_pipes_does_not_delay_the_exit(client, tmp_path: Path, pids):
     """``(setsid CMD >/dev/null 2>&1 &); echo ok``: the exit arrives at once.
 
     The daemon SURVIVES the command: ``setsid`` puts it in a new session and process group, so the
@@ -236,7 +236,7 @@ def test_a_setsid_daemon_that_closes_its_pipes_does_not_delay_the_exit(client, t
     )
     took = time.monotonic() - started
     daemon = wait_pidfile(pidfile)
-    strays.append(daemon)
+    pids.append(daemon)
     print(f"\nsetsid daemon, pipes closed: exit after {took:.2f} s; daemon survives: {alive(daemon)}")
     assert [e.type for e in events] == ["output", "exit"]
     assert events[0].line == "ok\n"
@@ -245,7 +245,7 @@ def test_a_setsid_daemon_that_closes_its_pipes_does_not_delay_the_exit(client, t
     assert alive(daemon), "documented: a setsid daemon escapes the process group and survives"
 
 
-def test_a_setsid_daemon_that_keeps_the_pipes_ends_within_the_grace(client, server, tmp_path: Path, strays):
+def test_a_setsid_daemon_that_keeps_the_pipes_ends_within_the_grace(client, server, tmp_path: Path, pids):
     """The daemon holds stdout/stderr open, so EOF never comes: the exit still arrives after at most
     the server's ``grace`` (0.5 s here). The daemon survives (setsid), killed in teardown."""
     pidfile = tmp_path / "daemon"
@@ -260,19 +260,19 @@ def test_a_setsid_daemon_that_keeps_the_pipes_ends_within_the_grace(client, serv
     )
     took = time.monotonic() - started
     daemon = wait_pidfile(pidfile)
-    strays.append(daemon)
+    pids.append(daemon)
     print(f"\nsetsid daemon holding the pipes: exit after {took:.2f} s (grace {server.settings.grace} s)")
     assert events[-1].type == "exit" and events[-1].exit_code == 0
     assert "".join(e.line for e in events if e.type == "output") == "ok\n"
     assert took < server.settings.grace + 3
 
 
-def test_a_disconnect_kills_a_command_and_grandchild_that_ignore_sigterm(client, server, strays):
+def test_a_disconnect_kills_a_command_and_grandchild_that_ignore_sigterm(client, server, pids):
     """Cancel (the client goes away) escalates to SIGKILL after the grace, for the whole group."""
     stream = client.exec.stream(CID, command="trap '' TERM; sleep 300 & echo $$ $!; wait", timeout=300)
     it = iter(stream)
     pids = [int(p) for p in next(it).line.split()]
-    strays.extend(pids)
+    pids.extend(pids)
     stream.close()
     closed = time.monotonic()
     for pid in pids:
@@ -281,7 +281,7 @@ def test_a_disconnect_kills_a_command_and_grandchild_that_ignore_sigterm(client,
     print(f"\nSIGTERM-ignoring group killed {time.monotonic() - closed:.2f} s after the disconnect")
 
 
-def test_a_waiting_exec_that_ignores_sigterm_ends_at_its_timeout(http, tmp_path: Path, strays):
+def test_a_waiting_exec_that_ignores_sigterm_ends_at_its_timeout(http, tmp_path: Path, pids):
     pidfile = tmp_path / "pid"
     started = time.monotonic()
     r = http.post(
@@ -290,7 +290,7 @@ def test_a_waiting_exec_that_ignores_sigterm_ends_at_its_timeout(http, tmp_path:
     )
     took = time.monotonic() - started
     pid = wait_pidfile(pidfile)
-    strays.append(pid)
+    pids.append(pid)
     body = r.json()
     assert r.status_code == 200, body
     assert body["timed_out"] is True and body["success"] is False

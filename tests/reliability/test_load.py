@@ -201,7 +201,7 @@ def test_200_mb_of_stdout_is_drained_with_bounded_server_memory(subserver):
     assert rss.peak - rss.before < 100 * 2**20, f"server RSS grew by {mib(rss.peak - rss.before)}"
 
 
-def test_a_burst_of_posts_cannot_exceed_the_concurrency_limit(make_server, tmp_path: Path, strays):
+def test_a_burst_of_posts_cannot_exceed_the_concurrency_limit(make_server, tmp_path: Path, pids):
     """24 POSTs at once against a limit of 4: at most 4 commands start, the rest get a prompt 429.
 
     As shipped all 24 start: ``LocalComputer.start`` checks ``len(self.running)`` and only adds the
@@ -226,7 +226,7 @@ def test_a_burst_of_posts_cannot_exceed_the_concurrency_limit(make_server, tmp_p
     took = time.monotonic() - started
     accepted = [i for i, r in answers.items() if r.status_code == 202]
     for i in accepted:
-        strays.append(wait_pidfile(tmp_path / str(i)))
+        pids.append(wait_pidfile(tmp_path / str(i)))
     refused = [r for r in answers.values() if r.status_code == 429]
     print(f"\nburst of {n} POSTs, limit 4: {len(accepted)} started, {len(refused)} got 429, in {took:.2f} s")
     assert len(answers) == n and took < 10, "a POST hung"
@@ -238,14 +238,14 @@ def test_a_burst_of_posts_cannot_exceed_the_concurrency_limit(make_server, tmp_p
     assert len(accepted) <= 4, f"{len(accepted)} commands running with max_concurrent=4"
 
 
-def test_slots_come_back_when_streams_close(make_server, tmp_path: Path, strays):
+def test_slots_come_back_when_streams_close(make_server, tmp_path: Path, pids):
     """The 429 is never a hang, and closing the streams frees their slots at once."""
     srv = make_server(max_concurrent=2)
     client = Miosa(srv.token, base_url=srv.base_url)
     streams = []
     for i in range(2):
         stream = client.exec.stream(CID, command=f"echo $$ > {tmp_path / str(i)}; sleep 60", timeout=120)
-        strays.append(wait_pidfile(tmp_path / str(i)))
+        pids.append(wait_pidfile(tmp_path / str(i)))
         streams.append(stream)
     with raw_client(srv) as http:
         t = time.monotonic()

@@ -46,14 +46,14 @@ class ClientBench:
         return clock() - t0, exit_code == 0 and lines == w.n and size == w.nbytes
 
     def batches(self, w: Workload) -> tuple[float, bool]:
-        from miosa_jupyter._stream import OutputRun
+        from miosa_jupyter._stream import StreamLines
 
         t0 = clock()
         lines = size = 0
         exit_code = None
         for batch in self._stream(w.command).batches():
             for part in batch:
-                if type(part) is OutputRun:
+                if type(part) is StreamLines:
                     lines += len(part.lines)
                     size += sum(map(len, part.lines))
                 elif part.get("type") == "output":

@@ -64,7 +64,7 @@ def miosa_hi(m: Msg) -> bool:
         return False
     data = (m.content or {}).get("data", {})
     payload = data.get("content") if data.get("method") == "custom" else data.get("state", {}).get("window")
-    runs = (payload or {}).get("runs", [])
+    runs = (payload or {}).get("spans", [])
     return any(_TAGS.sub("", h).strip() == "hi" for _, htmls in runs for h in htmls)
 
 

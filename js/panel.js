@@ -3,7 +3,7 @@
 //
 // Run and Stop are custom messages ({type: "run" | "stop"}), never trait toggles: ipywidgets merges
 // pending state syncs, and a message is what the kernel's comm handler acts on at once.
-import { renderTerminal } from "./terminal.js";
+import { initializeTerminal, renderTerminal } from "./terminal.js";
 
 function el(tag, props = {}, children = []) {
   const node = Object.assign(document.createElement(tag), props);
@@ -91,8 +91,14 @@ function render({ model, el: host }) {
     // Keep JupyterLab's notebook shortcuts out of the text box.
     event.stopPropagation();
   });
-  run.addEventListener("click", submit);
-  stop.addEventListener("click", () => model.send({ type: "stop" }));
+  run.addEventListener("click", () => {
+    submit();
+    command.focus(); // the Run button turns off while the command runs: keep the keyboard here
+  });
+  stop.addEventListener("click", () => {
+    model.send({ type: "stop" });
+    command.focus(); // Stop turns off once the run ends: focus must not fall to the page
+  });
 
   const names = ["busy", "message", "computer", "timeout", "run_id"];
   for (const name of names) model.on(`change:${name}`, sync);
@@ -109,4 +115,4 @@ function render({ model, el: host }) {
   };
 }
 
-export default { render };
+export default { initialize: initializeTerminal, render };

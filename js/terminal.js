@@ -1,60 +1,60 @@
 // The live view of a run. The kernel renders every piece of HTML (escaped lines, header, banner);
 // this file only places them, keeps the bounded window, ticks the clock and scrolls.
-//
-// State: traits hold a snapshot (`window`: {seq, runs}), custom messages carry deltas
-// ({type: "lines", seq, line_count, runs}); a run is [index of its first line, [html, ...]].
-// Applying a run is idempotent, so a view that renders late, re-renders, or a second view of the
-// same model shows the same window.
 
+/**
+ * A span: [index of its first screen line, [html, ...]].
+ * @typedef {[number, string[]]} Span
+ *
+ * Per-model state. It is made in `initialize` (once per model, before any view renders), so a
+ * delta that reaches the page before the view exists is kept, and every view of the model (a late
+ * one, a re-render, a second one) paints the same lines.
+ * @typedef {{
+ *   lines: Map<number, string>, // html of the screen lines in the window, by index
+ *   seq: number,                // the newest delta (or snapshot) applied
+ *   runId: number,              // which run of a panel this is
+ *   lineCount: number,
+ *   listeners: Set<() => void>,
+ * }} Store
+ */
+
+/** @type {WeakMap<object, Store>} */
+const stores = new WeakMap();
+
+/** The window a view shows: the first `head_lines` lines and the last `tail_lines`. */
+function windowOf(model, count) {
+  const head = Math.min(count, model.get("head_lines"));
+  const tailStart = Math.max(head, count - model.get("tail_lines"));
+  return { head, tailStart, count };
+}
+
+/** @returns {Store} */
 function createStore(model) {
-  const store = {
-    head: [], // html of lines 0 .. head.length-1
-    tail: [], // html of lines tailStart .. tailStart+tail.length-1
-    tailStart: 0,
-    seq: -1,
-    runId: 0,
-    lineCount: 0,
-    listeners: new Set(),
-  };
+  /** @type {Store} */
+  const store = { lines: new Map(), seq: -1, runId: 0, lineCount: 0, listeners: new Set() };
 
-  function place(index, html) {
-    const H = model.get("head_lines");
-    const T = model.get("tail_lines");
-    if (index < H) {
-      if (index <= store.head.length) store.head[index] = html;
-      return;
-    }
-    const end = store.tailStart + store.tail.length;
-    if (store.tail.length === 0 || index > end) {
-      store.tail = [html];
-      store.tailStart = index;
-    } else if (index === end) {
-      store.tail.push(html);
-    } else if (index >= store.tailStart) {
-      store.tail[index - store.tailStart] = html;
-    }
-    if (store.tail.length > T) {
-      const extra = store.tail.length - T;
-      store.tail.splice(0, extra);
-      store.tailStart += extra;
+  function apply(spans) {
+    for (const [start, lines] of spans) {
+      for (let i = 0; i < lines.length; i++) store.lines.set(start + i, lines[i]);
     }
   }
 
-  function apply(runs) {
-    for (const [start, lines] of runs) {
-      for (let i = 0; i < lines.length; i++) place(start + i, lines[i]);
+  function prune() {
+    // Lines that left the window (the tail moved on) are forgotten: the store stays bounded.
+    const w = windowOf(model, store.lineCount);
+    if (store.lines.size <= w.head + (w.count - w.tailStart)) return;
+    for (const i of store.lines.keys()) {
+      if (i >= w.head && i < w.tailStart) store.lines.delete(i);
     }
   }
 
   function fromSnapshot() {
-    const w = model.get("window") || {};
-    store.head = [];
-    store.tail = [];
-    store.tailStart = 0;
-    apply(w.runs || []);
-    store.seq = w.seq ?? -1;
+    const snap = model.get("window") || {};
+    store.lines = new Map();
+    apply(snap.spans || []);
+    store.seq = snap.seq ?? -1;
     store.runId = model.get("run_id");
     store.lineCount = model.get("line_count");
+    prune();
   }
 
   function notify() {
@@ -62,50 +62,71 @@ function createStore(model) {
   }
 
   fromSnapshot();
-  model.on("change:window", () => {
-    const w = model.get("window") || {};
-    // A new run, or a snapshot newer than what we have (we missed deltas, rendered late): take it.
-    if (model.get("run_id") !== store.runId || (w.seq ?? -1) >= store.seq) {
+  const onWindow = () => {
+    const snap = model.get("window") || {};
+    // A new run, or a snapshot at least as new as what we have (deltas missed, rendered late).
+    if (model.get("run_id") !== store.runId || (snap.seq ?? -1) >= store.seq) {
       fromSnapshot();
       notify();
     }
-  });
+  };
   // A panel starts a new run: forget the old one even when the new snapshot equals the default.
-  model.on("change:run_id", () => {
+  const onRun = () => {
     fromSnapshot();
     notify();
-  });
-  model.on("change:line_count", () => {
+  };
+  const onCount = () => {
     store.lineCount = Math.max(store.lineCount, model.get("line_count"));
+    prune();
     notify();
-  });
-  model.on("msg:custom", (msg) => {
+  };
+  const onMessage = (msg) => {
     if (!msg || msg.type !== "lines" || msg.run_id !== store.runId || msg.seq <= store.seq) return;
-    apply(msg.runs);
+    apply(msg.spans);
     store.seq = msg.seq;
-    store.lineCount = msg.line_count;
+    store.lineCount = Math.max(store.lineCount, msg.line_count);
+    prune();
     notify();
-  });
+  };
+  model.on("change:window", onWindow);
+  model.on("change:run_id", onRun);
+  model.on("change:line_count", onCount);
+  model.on("msg:custom", onMessage);
+  store.dispose = () => {
+    model.off("change:window", onWindow);
+    model.off("change:run_id", onRun);
+    model.off("change:line_count", onCount);
+    model.off("msg:custom", onMessage);
+    store.listeners.clear();
+  };
   return store;
 }
 
-const stores = new WeakMap();
+/** anywidget's `initialize`: the model's store, before any view; returns its cleanup. */
+export function initializeTerminal({ model }) {
+  if (!stores.has(model)) stores.set(model, createStore(model));
+  return () => {
+    stores.get(model)?.dispose();
+    stores.delete(model);
+  };
+}
 
 function storeFor(model) {
-  let store = stores.get(model);
-  if (!store) {
-    store = createStore(model);
-    stores.set(model, store);
-  }
-  return store;
+  if (!stores.has(model)) initializeTerminal({ model }); // a host without `initialize`
+  return stores.get(model);
 }
 
 function seconds(ms) {
+  // The same words as the kernel's seconds_text (_present.py), for the ticking clock.
   const s = ms / 1000;
   if (s < 10) return `${s.toFixed(2)} s`;
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(Math.round(s) / 60);
   return `${m} min ${Math.round(s) % 60} s`;
+}
+
+function plural(n, word) {
+  return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function lineDiv(html) {
@@ -123,19 +144,24 @@ export function renderTerminal(model, el) {
   const root = document.createElement("div");
   const header = document.createElement("div");
   header.className = "miosa-header";
+  // The output scrolls in a column-reverse box, as the static record does: both open at the end.
   const output = document.createElement("div");
   output.className = "miosa-output";
   output.tabIndex = 0;
   output.setAttribute("role", "log");
   output.setAttribute("aria-live", "off");
+  const lines = document.createElement("div");
+  lines.className = "miosa-lines";
+  output.append(lines);
   const banner = document.createElement("div");
   banner.className = "miosa-banner-slot";
   root.append(header, output, banner);
   el.append(root);
 
-  let follow = true; // autoscroll until the reader scrolls up
+  // Autoscroll until the reader scrolls up; in a column-reverse box the end is scrollTop 0.
+  let follow = true;
   output.addEventListener("scroll", () => {
-    follow = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
+    follow = output.scrollTop >= -4;
   });
 
   function paintMeta() {
@@ -144,8 +170,8 @@ export function renderTerminal(model, el) {
     const running = model.get("status") === "running";
     const ms = running ? Date.now() - model.get("started_ms") : model.get("duration_ms") || 0;
     if (elapsed) elapsed.textContent = seconds(Math.max(0, ms));
-    const n = model.get("status") === "running" ? store.lineCount : model.get("line_count");
-    if (count) count.textContent = `${n.toLocaleString("en-US")} line${n === 1 ? "" : "s"}`;
+    const n = running ? store.lineCount : model.get("line_count");
+    if (count) count.textContent = plural(n, "line");
   }
 
   function paintHeader() {
@@ -161,43 +187,41 @@ export function renderTerminal(model, el) {
   const gap = document.createElement("div");
   gap.className = "miosa-hidden";
   const tailBox = document.createElement("div");
-  output.append(headBox, gap, tailBox);
+  lines.append(headBox, gap, tailBox);
   let domTailStart = 0;
 
-  function sync(box, lines, from) {
-    // Make box's children show lines[from ...]: update changed nodes, add or drop the rest.
+  function sync(box, from, to) {
+    // Make box's children show lines from .. to-1: update changed nodes, add or drop the rest.
     const nodes = box.children;
-    for (let i = 0; i < lines.length - from; i++) {
-      const html = lines[from + i];
-      const node = nodes[i];
+    for (let i = from; i < to; i++) {
+      const html = store.lines.get(i) ?? "";
+      const node = nodes[i - from];
       if (!node) box.append(lineDiv(html));
       else if (node._html !== html) {
         node.innerHTML = html;
         node._html = html;
       }
     }
-    while (nodes.length > lines.length - from) box.lastChild.remove();
+    while (nodes.length > to - from) box.lastChild.remove();
   }
 
   function paintLines() {
-    sync(headBox, store.head, 0);
-    const start = store.tailStart;
-    if (store.tail.length === 0 || start < domTailStart) {
-      tailBox.replaceChildren(); // a new run or an older snapshot: start over
-      domTailStart = start;
+    const w = windowOf(model, store.lineCount);
+    sync(headBox, 0, w.head);
+    if (w.tailStart < domTailStart) {
+      tailBox.replaceChildren(); // a new run: start over
+      domTailStart = w.tailStart;
     }
     // Lines that scrolled out of the window leave from the front.
-    const drop = Math.min(start - domTailStart, tailBox.children.length);
+    const drop = Math.min(w.tailStart - domTailStart, tailBox.children.length);
     for (let i = 0; i < drop; i++) tailBox.firstChild.remove();
-    domTailStart = start;
-    sync(tailBox, store.tail, 0);
-    const hidden = store.tail.length ? store.tailStart - store.head.length : 0;
+    domTailStart = w.tailStart;
+    sync(tailBox, w.tailStart, w.count);
+    const hidden = w.tailStart - w.head;
     gap.hidden = hidden <= 0;
-    if (hidden > 0) {
-      gap.textContent = `… ${hidden.toLocaleString("en-US")} line${hidden === 1 ? "" : "s"} hidden …`;
-    }
-    output.classList.toggle("miosa-empty", store.head.length + store.tail.length === 0);
-    if (follow) output.scrollTop = output.scrollHeight;
+    if (hidden > 0) gap.textContent = `… ${plural(hidden, "line")} hidden …`;
+    output.classList.toggle("miosa-empty", w.count === 0);
+    if (follow) output.scrollTop = 0;
   }
 
   // Repaints are coalesced to one per animation frame, however many messages arrive.
@@ -233,6 +257,7 @@ export function renderTerminal(model, el) {
 }
 
 export default {
+  initialize: initializeTerminal,
   render({ model, el }) {
     return renderTerminal(model, el);
   },

@@ -16,6 +16,9 @@ Every error is a ``MiosaError``, so one ``except MiosaError`` catches them all::
         ├── TicketError               410 (or 401 on the events URL): ticket used, expired or unknown
         ├── RateLimitError            429: too many requests or concurrent commands
         └── ServerError               5xx: the server or the computer's agent failed
+
+Not an error, so outside the tree: ``RunInterrupted`` (a ``KeyboardInterrupt``), which ``%%miosa``
+raises when the kernel is interrupted, so the cells queued after it don't run.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "MiosaError",
     "NotFoundError",
     "RateLimitError",
+    "RunInterrupted",
     "ServerError",
     "StreamError",
     "TicketError",
@@ -144,6 +148,13 @@ class CommandFailedError(MiosaError):
         if self._result is None and self._run is not None:
             self._result = self._run.result
         return self._result
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Raised by ``%%miosa`` on a kernel interrupt, after the run was cancelled; shown as one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
 
 
 class CommandTimeoutError(CommandFailedError):

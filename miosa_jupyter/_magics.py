@@ -7,8 +7,11 @@ cell keeps a static record of the result.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
+import threading
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -17,7 +20,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Enum, Float, Int, Unicode
 
 from ._client import Miosa, connect
-from ._errors import CommandFailedError, CommandTimeoutError, MiosaError
+from ._errors import CommandFailedError, CommandTimeoutError, MiosaError, RunInterrupted
+from ._present import first_line
 from ._runner import Run
 
 __all__ = ["MiosaMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -60,6 +64,7 @@ class MiosaMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self._local_said = False
+        self._is_local = False
 
     # -- the magic ----------------------------------------------------------------------------
 
@@ -142,18 +147,24 @@ class MiosaMagics(Magics):
             if args.out:
                 run.add_done_callback(_store_result(self.shell.user_ns, args.out))
             return run.start_background()
-        result = run.drive()  # Ctrl-C cancels the run and re-raises (the summary, without text)
+        try:
+            run._drive()  # (not wait(): the result, with all the output, is built only for --out)
+        except KeyboardInterrupt:
+            # The view shows "cancelled"; one line says what happened to the command, and the
+            # cell still fails, so the cells queued after it don't run.
+            raise RunInterrupted(_cancel_note(command, computer, self._is_local)) from None
+        result = run.summary
+        assert result is not None
         if args.out:
             self.shell.user_ns[args.out] = run.result
         if args.no_raise_error or result.outcome == "success":
             return None
         words = run.words
-        first = command.strip().partition("\n")[0]
-        first = first if len(first) <= 60 else first[:57] + "..."
+        quoted = f"`{first_line(command, 60)}`"
         if result.outcome == "timeout":
-            raise CommandTimeoutError(f"{first!r} {words}", run=run)
+            raise CommandTimeoutError(f"{quoted} timed out {words}", run=run)
         if result.outcome == "failure":
-            raise CommandFailedError(f"{first!r} failed: {words}", run=run)
+            raise CommandFailedError(f"{quoted} failed: {words}", run=run)
         raise MiosaError(words)
 
     # -- choosing where to run ------------------------------------------------------------------
@@ -161,6 +172,7 @@ class MiosaMagics(Magics):
     def _client_for_run(self) -> tuple[Miosa, str]:
         """The cloud when MIOSA_API_KEY is set, else the embedded local computer (started once)."""
         client, computer, local = connect()
+        self._is_local = local
         if local and not self._local_said:
             origin = client.base_url.rsplit("/api", 1)[0]
             print(f"miosa: no MIOSA_API_KEY set, running on the local computer (this machine, {origin}).")
@@ -168,7 +180,8 @@ class MiosaMagics(Magics):
         return client, computer
 
     def _make_view(self) -> Any:
-        from ._views import TextView, WidgetView
+        from ._text import TextView
+        from ._widget import WidgetView
 
         mode = self.view
         if mode == "auto":
@@ -229,8 +242,27 @@ def _in_jupyter_kernel(shell: Any) -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell" or hasattr(shell, "kernel")
 
 
+def _cancel_note(command: str, computer: str, local: bool) -> str:
+    what = f"`{first_line(command, 60)}` cancelled"
+    if local:
+        return f"{what}: the local computer stopped it."
+    # The API has no cancel call: closing the stream is all a client can do.
+    return f"{what}: the stream to {computer} is closed; the command may run on there until its timeout."
+
+
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(MiosaMagics)
+    if not os.environ.get("MIOSA_API_KEY"):
+        # Start the local computer now, while the person types the first %%miosa (it takes ~0.8 s);
+        # that cell then waits only for what is left of the start, if anything.
+        threading.Thread(target=_start_local, name="miosa-local-start", daemon=True).start()
+
+
+def _start_local() -> None:
+    from .local import local_server
+
+    with contextlib.suppress(Exception):  # the first %%miosa starts it again and says what failed
+        local_server()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

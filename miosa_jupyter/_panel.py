@@ -9,7 +9,6 @@ kernel subshell even while a cell runs; older front ends hold them until the cel
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import traitlets
@@ -17,12 +16,13 @@ import traitlets
 from ._client import Miosa, connect
 from ._errors import MiosaError
 from ._models import ExecResult
+from ._present import STATIC
 from ._runner import Run
 from ._widget import TerminalView
 
 __all__ = ["MiosaTerminal"]
 
-STATIC = Path(__file__).parent / "static"
+_STILL_RUNNING = "A command is still running: press Stop, or wait for it to finish."
 
 
 class MiosaTerminal(TerminalView):
@@ -73,7 +73,7 @@ class MiosaTerminal(TerminalView):
 
     def run(self, command: str, *, computer: str | None = None, timeout: int | None = None) -> Run | None:
         """Start ``command`` in the background; returns the ``Run``, or None if one is still going."""
-        from ._views import WidgetView
+        from ._widget import WidgetView
 
         if not command.strip():
             self.message = "Type a command first."
@@ -84,7 +84,7 @@ class MiosaTerminal(TerminalView):
             return None
         with self._lock:
             if self.current is not None and not self.current.done:
-                self.message = "A command is still running: press Stop, or wait for it to finish."
+                self.message = _STILL_RUNNING
                 return None
             view = WidgetView(
                 head=self.head_lines, tail=self.tail_lines, widget=self, display=False, record_on_end=False
@@ -111,7 +111,10 @@ class MiosaTerminal(TerminalView):
 
     def _finished(self, run: Run) -> None:
         self._runs.append(run)
-        self.busy = False
+        with self.hold_sync():
+            self.busy = False
+            if self.message == _STILL_RUNNING:  # it was about the run that just ended
+                self.message = ""
 
     @property
     def results(self) -> list[ExecResult]:

@@ -1,43 +1,49 @@
-"""The static record of a finished run: ``text/html`` + ``text/plain``, the same window and banner as
-the live view. It replaces the live view when a ``%%miosa`` run ends, so a saved notebook, a reload,
-nbconvert and GitHub show the result (a widget alone shows "model not found" after a reload)."""
+"""The static record of a finished run: ``text/html`` + ``text/plain``, the same window, header and
+banner as the live view. It replaces the live view when a ``%%miosa`` run ends, so a saved notebook,
+a reload, nbconvert and GitHub show the result (a widget alone shows "model not found" there).
+
+Its output box scrolls in a ``column-reverse`` flexbox, like the live view's: with no script at all
+(nbconvert HTML, GitHub) it opens at the end, where the last lines and the error are.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._outcome import seconds_text
-from ._render import ICONS, LABELS, stylesheet
+from ._present import (
+    banner_html,
+    banner_text,
+    count_text,
+    first_line,
+    header_html,
+    hidden_text,
+    line_text,
+    seconds_text,
+    stylesheet,
+)
 
-__all__ = ["Record"]
+if TYPE_CHECKING:
+    from ._runner import Snapshot
+
+__all__ = ["LINE_SHOWN", "Record"]
+
+# A screen line is shown up to this many characters (the transcript keeps it whole): one 10 MB line
+# must not become a 10 MB update, nor 100,000 colour codes 4 MB of HTML.
+LINE_SHOWN = 16384
 
 
 class Record:
-    """What a run looked like when it ended; displays as HTML in notebooks and as text elsewhere."""
+    """What a run looked like when it ended; displays as HTML in notebooks and as text elsewhere.
 
-    def __init__(
-        self,
-        *,
-        status: str,
-        header: str,
-        banner: str,
-        head: list[str],
-        tail: list[str],
-        hidden: int,
-        line_count: int,
-        duration_ms: int | None,
-        text_lines: list[str],
-        command: str,
-        computer: str,
-        words: str,
-    ) -> None:
-        self.status = status
-        self._header, self._banner = header, banner
-        self._head, self._tail, self._hidden = head, tail, hidden
-        self._count, self._duration = line_count, duration_ms
-        self._text_lines = text_lines
-        self._command, self._computer, self._words = command, computer, words
+    ``rendered`` is the window's HTML as the live view got it (``[[start, [html, ...]], ...]``).
+    """
+
+    def __init__(self, command: str, computer: str, final: Snapshot, rendered: list[list[Any]]) -> None:
+        assert final.summary is not None
+        self.status = final.summary.outcome
+        self._command, self._computer, self._final = command, computer, final
+        self._rendered = rendered
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
         return {"text/plain": self.text(), "text/html": self.html()}
@@ -46,29 +52,54 @@ class Record:
         return self.text()
 
     def html(self) -> str:
-        n = self._count
-        meta = self._header.replace(
-            '<span class="miosa-elapsed"></span>',
-            f'<span class="miosa-elapsed">{seconds_text((self._duration or 0) / 1000)}</span>',
-        ).replace(
-            '<span class="miosa-count"></span>',
-            f'<span class="miosa-count">{n:,} line{"" if n == 1 else "s"}</span>',
+        final = self._final
+        header = header_html(
+            self._command,
+            self._computer,
+            elapsed=seconds_text((final.summary.duration_ms or 0) / 1000) if final.summary else "",
+            count=count_text(final.line_count),
         )
-        lines = [f'<div class="miosa-line">{h}</div>' for h in self._head]
-        if self._hidden > 0:
-            h = self._hidden
-            lines.append(f'<div class="miosa-hidden">… {h:,} line{"" if h == 1 else "s"} hidden …</div>')
-        lines += [f'<div class="miosa-line">{h}</div>' for h in self._tail]
-        output = f'<div class="miosa-output" role="log">{"".join(lines)}</div>' if lines else ""
+        head, tail = self._parts()
+        lines = [f'<div class="miosa-line">{h}</div>' for h in head]
+        if final.hidden > 0:
+            lines.append(f'<div class="miosa-hidden">{hidden_text(final.hidden)}</div>')
+        lines += [f'<div class="miosa-line">{h}</div>' for h in tail]
+        output = (
+            f'<div class="miosa-output" role="log" tabindex="0"><div class="miosa-lines">{"".join(lines)}'
+            "</div></div>"
+            if lines
+            else ""
+        )
         return (
             f"<style>{stylesheet()}</style>"
             f'<div class="miosa-term miosa-status-{html.escape(self.status)} miosa-record">'
-            f'<div class="miosa-header">{meta}</div>{output}'
-            f'<div class="miosa-banner-slot">{self._banner}</div></div>'
+            f'<div class="miosa-header">{header}</div>{output}'
+            f'<div class="miosa-banner-slot">{banner_html(self.status, final.words)}</div></div>'
         )
 
+    def _parts(self) -> tuple[list[str], list[str]]:
+        head: list[str] = []
+        tail: list[str] = []
+        first_tail = self._final.spans[-1][0] if len(self._final.spans) > 1 else None
+        for start, htmls in self._rendered:
+            if first_tail is not None and start >= first_tail:
+                tail = htmls
+            else:
+                head = htmls
+        return head, tail
+
     def text(self) -> str:
-        first = self._command.strip().partition("\n")[0]
-        out = [f"$ {first}    [{self._computer}]", *self._text_lines]
-        out.append(f"{ICONS[self.status]} {LABELS[self.status]} · {self._words}")
+        final = self._final
+        out = [f"$ {first_line(self._command)}    [{self._computer}]"]
+        for i, (_, lines) in enumerate(final.spans):
+            if i == 1 and final.hidden > 0:
+                out.append(hidden_text(final.hidden))
+            out += [_shown_text(text) for text, _ in lines]
+        out.append(banner_text(self.status, final.words))
         return "\n".join(out)
+
+
+def _shown_text(raw: str) -> str:
+    text = line_text(raw)
+    cut = len(text) - LINE_SHOWN
+    return text if cut <= 0 else f"{text[:LINE_SHOWN]} … {cut:,} more characters"

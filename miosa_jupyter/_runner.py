@@ -2,8 +2,11 @@
 
 A reader thread consumes the event stream batch by batch (one network read each) into the transcript
 and the screen; the driver (the cell's main thread, or a thread for background runs) wakes at most
-``1 / interval`` times a second and hands the view what changed. So the view's traffic is bounded
-whatever the command prints, and the last line of a burst still shows within one interval.
+``1 / interval`` times a second and hands the view a ``Delta``: what changed. So the view's traffic is
+bounded whatever the command prints, and the last line of a burst still shows within one interval.
+Now and then (at most once a second, and as soon as the output goes quiet) the delta also carries a
+``Snapshot`` of the whole window, which is what a view that renders late, a second view or a
+reloaded page starts from: a command that prints a line and then works quietly is shown whole.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import MiosaError
 from ._models import TERMINAL_EVENTS, ExecResult
-from ._outcome import banner_words
-from ._screen import Run as LineRun
+from ._present import banner_words
+from ._screen import Run as Span
 from ._screen import Screen
-from ._stream import OutputRun
+from ._stream import StreamLines
 from ._transcript import Transcript
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._client import Miosa
     from ._stream import Batch, ExecStream
 
-__all__ = ["Run", "View"]
+__all__ = ["Delta", "Run", "Snapshot", "Span", "View"]
 
 _GET = dict.get
 
@@ -35,18 +40,48 @@ def itemgetter_stream(payload: dict[str, Any]) -> Any:
     return payload.get("stream")
 
 
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """The run's whole window at one moment; at the end also how it ended (``summary``, ``words``)."""
+
+    spans: list[Span]  # [(0, head lines), (tail_start, tail lines)]
+    line_count: int
+    open: bool  # the last line has no newline yet
+    summary: ExecResult | None = None  # None while running
+    words: str = ""  # the banner's words once it has ended
+
+    @property
+    def hidden(self) -> int:
+        """Lines between the head and the tail that the window doesn't hold."""
+        if len(self.spans) < 2:
+            return 0
+        (_, head), (tail_start, _) = self.spans[0], self.spans[-1]
+        return tail_start - len(head)
+
+
+@dataclasses.dataclass(frozen=True)
+class Delta:
+    """What changed since the previous update: screen lines, and the output text itself."""
+
+    spans: list[Span]  # changed screen lines
+    texts: list[tuple[str, str]]  # (stream, text) as it arrived, for views that print streams
+    line_count: int
+    snapshot: Snapshot | None = None  # the whole window, now and then (see the module docstring)
+
+
 class View(Protocol):
-    """Where a run shows itself: the widget, or plain text."""
+    """Where a run shows itself: the widget, or plain text. Called on the driving thread only."""
 
     def begin(self, run: Run) -> None: ...
-    def update(self, run: Run, changes: list[LineRun], texts: list[tuple[str, str]]) -> None: ...
-    def end(self, run: Run) -> None: ...
+    def update(self, delta: Delta) -> None: ...
+    def end(self, final: Snapshot) -> None: ...
 
 
 class Run:
-    """A command on a computer: ``start()`` it, then ``wait()`` (blocking) or ``start_background()``.
+    """A command on a computer, as the magic and the panel run it: ``wait()`` for its ``ExecResult``,
+    ``cancel()`` it from any thread, or look at ``status`` / ``done`` / ``result`` as it goes.
 
-    ``result`` is an ``ExecResult`` once it has ended; ``cancel()`` works from any thread.
+    ``%%miosa --bg`` and ``MiosaTerminal.run()`` hand these out.
     """
 
     def __init__(
@@ -62,33 +97,38 @@ class Run:
         head: int = 20,
         tail: int = 1000,
         memory_cap: int = 16 << 20,
+        snapshot_every: float = 1.0,
     ) -> None:
         self.client = client
         self.computer_id = computer_id
         self.command = command
         self.timeout = timeout
         self.shell = shell
-        self.view = view
-        self.interval = interval
-        self.screen = Screen(head, tail)
-        self.transcript = Transcript(memory_cap)
-        self.terminal: dict[str, Any] | None = None
-        self.summary: ExecResult | None = None  # how it ended, without the text
-        self._result: ExecResult | None = None
         self.started = time.time()
+        self._view = view
+        self._interval = interval
+        self._snapshot_every = snapshot_every
+        self._screen = Screen(head, tail)
+        self._transcript = Transcript(memory_cap)
+        self._texts: list[tuple[str, str]] = []  # output text since the last delta
+        self._terminal: dict[str, Any] | None = None  # the exit / timeout / error event
+        self._summary: ExecResult | None = None  # how it ended, without the text
+        self._result: ExecResult | None = None
+        self._words = ""
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._read_done = threading.Event()  # the reader has stopped
         self._wake = threading.Event()  # the reader has fed something since the last flush
         self._opened = threading.Event()  # the reader has opened the stream (or failed to)
+        self._ended = threading.Event()  # the view has shown the end: the run is done
         self._start_error: MiosaError | None = None
-        self._ended = threading.Event()
+        self._error: str | None = None
         self._cancelled = False
         self._stream: ExecStream | None = None
         self._driver: threading.Thread | None = None
-        self._callbacks: list[Any] = []
-        self._error: str | None = None
-        # Plain-text views want every byte, not just the window: then the reader keeps what's new.
-        self._texts: list[tuple[str, str]] | None = [] if getattr(view, "wants_text", False) else None
+        self._callbacks: list[Callable[[Run], None]] = []
+        self._snapshot_seq = 0  # the screen's change count when the last snapshot went out
+        self._changes = 0
+        self._snapshot_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -101,43 +141,44 @@ class Run:
         """
         threading.Thread(target=self._read, name="miosa-run-reader", daemon=True).start()
         try:
-            if self.view is not None:
-                self.view.begin(self)
+            if self._view is not None:
+                self._view.begin(self)
+            self._snapshot_at = time.monotonic()
             self._opened.wait()
         except KeyboardInterrupt:  # Ctrl-C while connecting: the reader hangs up once it can
             self._cancelled = True
-            self._done.wait(5)
+            self._read_done.wait(5)
             self._finish()
             raise
         if self._start_error is not None:
-            self._done.wait(5)
+            self._read_done.wait(5)
             self._finish()
             raise self._start_error
         return self
 
-    def drive(self) -> ExecResult:
-        """Drive the view on this thread until the run ends; returns ``summary`` (no output text).
+    def _drive(self) -> None:
+        """Drive the view on this thread until the run ends.
 
         Ctrl-C (KeyboardInterrupt) cancels the run, shows it as cancelled, then re-raises so queued
         cells don't run.
         """
         try:
-            while not self._done.is_set():
+            while not self._read_done.is_set():
                 # Sleep until the reader has something (the first line goes out at once), then
-                # flush and hold off for one interval: at most 1/interval updates a second.
-                if not self._wake.wait(self.interval * 2):
+                # flush and hold off for one interval: at most 1/interval updates a second. A
+                # quiet interval is a tick: the view gets the snapshot it may be missing.
+                if not self._wake.wait(self._interval * 2):
+                    self._flush(quiet=True)
                     continue
                 self._wake.clear()
-                self._flush()
-                self._done.wait(self.interval)
+                self._flush(quiet=False)
+                self._read_done.wait(self._interval)
         except KeyboardInterrupt:
             self.cancel()
-            self._done.wait(5)
+            self._read_done.wait(5)
             self._finish()
             raise
         self._finish()
-        assert self.summary is not None
-        return self.summary
 
     def start_background(self) -> Run:
         """Drive the view from a thread; the caller gets the run back at once."""
@@ -147,19 +188,22 @@ class Run:
 
     def _drive_quietly(self) -> None:
         try:
-            self.drive()
+            self._drive()
         except BaseException:  # a background thread has no one to raise to; the view shows it
             self._finish()
 
     def wait(self, timeout: float | None = None) -> ExecResult | None:
-        """Block until the run ends and return its ``ExecResult`` (None if ``timeout`` passes first)."""
-        if self._driver is None:
-            self.drive()
+        """Block until the run ends and return its ``ExecResult`` (None if ``timeout`` passes first).
+
+        A run that nothing drives yet (``start()`` only) is driven on this thread.
+        """
+        if self._driver is None and not self._ended.is_set():
+            self._drive()
         else:
             self._ended.wait(timeout)
         return self.result
 
-    def add_done_callback(self, callback: Any) -> None:
+    def add_done_callback(self, callback: Callable[[Run], None]) -> None:
         """Call ``callback(run)`` when the run ends, before ``wait()`` returns."""
         self._callbacks.append(callback)
 
@@ -169,7 +213,7 @@ class Run:
 
     def cancel(self) -> None:
         """Stop the command: cut the stream (the local computer then kills the process group)."""
-        if self._done.is_set():
+        if self._read_done.is_set():
             return
         self._cancelled = True
         if self._stream is not None:
@@ -177,6 +221,7 @@ class Run:
 
     @property
     def done(self) -> bool:
+        """True once the run has ended and its view shows the end (``result`` is ready)."""
         return self._ended.is_set()
 
     @property
@@ -193,11 +238,11 @@ class Run:
         except MiosaError as exc:
             self._error = str(exc)
             self._start_error = exc
-            self._done.set()
+            self._read_done.set()
             return
         except BaseException as exc:  # never leave start() waiting on a dead reader
             self._error = f"{type(exc).__name__}: {exc}"
-            self._done.set()
+            self._read_done.set()
             return
         finally:
             self._opened.set()
@@ -214,29 +259,29 @@ class Run:
             self._error = f"{type(exc).__name__}: {exc}"
         finally:
             self._stream.close()
-            self._done.set()
+            self._read_done.set()
             self._wake.set()
 
     def _apply(self, batch: Batch) -> None:
-        if len(batch) == 1 and type(batch[0]) is OutputRun:  # the common case: one bulk-decoded run
-            run = batch[0]
+        if len(batch) == 1 and type(batch[0]) is StreamLines:  # the common case: one bulk-decoded group
+            group = batch[0]
             with self._lock:
-                self._feed(run.stream, "".join(run.lines))
+                self._feed(group.stream, "".join(group.lines))
             return
         outputs: list[dict[str, Any]] = []
         with self._lock:
             for part in batch:
-                if type(part) is OutputRun:
+                if type(part) is StreamLines:
                     self._feed_payloads(outputs)
                     self._feed(part.stream, "".join(part.lines))
                 elif part.get("type") == "output":
                     outputs.append(part)
                 elif part.get("type") in TERMINAL_EVENTS:
-                    self.terminal = part
+                    self._terminal = part
             self._feed_payloads(outputs)
 
     def _feed_payloads(self, outputs: list[dict[str, Any]]) -> None:
-        """Feed output payloads, grouped into runs of one stream (C-level joins, no per-line work)."""
+        """Feed output payloads, grouped by stream (C-level joins, no per-line work)."""
         if not outputs:
             return
         try:
@@ -248,45 +293,60 @@ class Run:
         outputs.clear()
 
     def _feed(self, stream: str, text: str) -> None:
-        self.transcript.add(stream, text)
-        self.screen.feed(text, stream)
-        if self._texts is not None:
-            self._texts.append((stream, text))
+        self._transcript.add(stream, text)
+        self._screen.feed(text, stream)
+        self._texts.append((stream, text))
+        self._changes += 1
 
     # -- driving the view --------------------------------------------------------------------
 
-    def _flush(self) -> None:
+    def _flush(self, *, quiet: bool) -> None:
+        now = time.monotonic()
         with self._lock:
-            changes = self.screen.changes()
-            texts: list[tuple[str, str]] = []
-            if self._texts:
-                texts, self._texts = self._texts, []
-        if (changes or texts) and self.view is not None:
-            self.view.update(self, changes, texts)
+            stale = self._changes != self._snapshot_seq
+            if not self._texts and not (quiet and stale):
+                return
+            spans = self._screen.changes()
+            texts, self._texts = self._texts, []
+            snapshot = None
+            if stale and (quiet or now - self._snapshot_at >= self._snapshot_every):
+                snapshot = self._take_snapshot()
+                self._snapshot_seq, self._snapshot_at = self._changes, now
+            count = self._screen.count
+        if self._view is not None and (spans or texts or snapshot):
+            self._view.update(Delta(spans, texts, count, snapshot))
 
-    def window(self) -> tuple[list[LineRun], int]:
-        """The screen's whole window and line count, taken consistently."""
-        with self._lock:
-            return self.screen.window(), self.screen.count
+    def _take_snapshot(self, summary: ExecResult | None = None, words: str = "") -> Snapshot:
+        screen = self._screen
+        return Snapshot(screen.window(), screen.count, screen.open, summary, words)
 
     def _finish(self) -> None:
         if self._ended.is_set():
             return
-        self._flush()
-        self.summary = self._summary()
-        if self.view is not None:
-            self.view.end(self)
+        self._flush(quiet=False)
+        self._summary = summary = self._make_summary()
+        timeout = (self._terminal or {}).get("timeout_seconds") or self.timeout
+        self._words = banner_words(summary, timeout)
+        with self._lock:
+            final = self._take_snapshot(summary, self._words)
+        if self._view is not None:
+            self._view.end(final)
+        self._ended.set()
         for callback in self._callbacks:
             callback(self)
-        self._ended.set()
 
-    def _summary(self) -> ExecResult:
+    def _make_summary(self) -> ExecResult:
         """How the run ended, without its text (cheap: the views need only this)."""
-        t = self.terminal or {}
+        t = self._terminal or {}
         kind = t.get("type")
         elapsed = round((time.time() - self.started) * 1000)
         if kind == "exit":
-            return ExecResult(exit_code=t.get("exit_code"), duration_ms=t.get("duration_ms", elapsed))
+            code = t.get("exit_code")
+            return ExecResult(
+                exit_code=code if isinstance(code, int) else None,
+                duration_ms=t.get("duration_ms", elapsed),
+                error=None if isinstance(code, int) else "The exit event had no exit code.",
+            )
         if kind == "timeout":
             return ExecResult(exit_code=None, timed_out=True, duration_ms=elapsed)
         if self._cancelled:
@@ -299,34 +359,34 @@ class Run:
         )
 
     @property
+    def summary(self) -> ExecResult | None:
+        """How the run ended (exit code, outcome, duration) without its output; None while running."""
+        return self._summary
+
+    @property
     def result(self) -> ExecResult | None:
         """The ``ExecResult`` with the whole output, once the run has ended (None before).
 
         Built on first use: the transcript may be large (and spilled to disk), and a run whose
         result no one asks for (``%%miosa`` without ``--out``) never copies it.
         """
-        if self.summary is None:
+        if self._summary is None:
             return None
         if self._result is None:
             self._result = dataclasses.replace(
-                self.summary,
-                stdout=self.transcript.text("stdout"),
-                stderr=self.transcript.text("stderr"),
-                output=self.transcript.text(),
+                self._summary,
+                stdout=self._transcript.text("stdout"),
+                stderr=self._transcript.text("stderr"),
+                output=self._transcript.text(),
             )
         return self._result
 
     @property
     def status(self) -> str:
         """``running`` until the end, then the outcome (``success``, ``failure``, ...)."""
-        return self.summary.outcome if self.summary is not None else "running"
+        return self._summary.outcome if self._summary is not None else "running"
 
     @property
     def words(self) -> str:
-        """The banner's words for how the run ended (``exit 0 · 1.2 s``, ``after 30 s``...)."""
-        assert self.summary is not None
-        return banner_words(self.summary, (self.terminal or {}).get("timeout_seconds") or self.timeout)
-
-    @property
-    def elapsed(self) -> float:
-        return time.time() - self.started
+        """The banner's words for how the run ended (``exit 0 · 1.2 s``, ``after 30 s``...); "" before."""
+        return self._words

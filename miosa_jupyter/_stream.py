@@ -22,7 +22,7 @@ from ._errors import StreamError, error_from_response
 from ._models import TERMINAL_EVENTS, Event
 from ._sse import SSEParser, split_outputs
 
-__all__ = ["AsyncExecStream", "Batch", "ExecStream", "OutputRun"]
+__all__ = ["AsyncExecStream", "Batch", "ExecStream", "StreamLines"]
 
 _DATA = itemgetter(1)
 _NAME = itemgetter(0)
@@ -32,14 +32,14 @@ _DROPPED = (
 )
 
 
-class OutputRun(NamedTuple):
+class StreamLines(NamedTuple):
     """Consecutive ``output`` events of one stream, decoded in bulk: just their ``line`` texts."""
 
     stream: str
     lines: list[str]
 
 
-Part = OutputRun | dict[str, Any]  # a run of output lines, or one decoded event payload
+Part = StreamLines | dict[str, Any]  # a run of output lines, or one decoded event payload
 Batch = list[Part]
 
 
@@ -56,7 +56,7 @@ class _Decoder:
         if region is not None:
             fast = split_outputs(region)
             if fast is not None:
-                return [OutputRun(*fast)]
+                return [StreamLines(*fast)]
             events = self._sse.events_of(region)
         if not events:
             return []
@@ -105,7 +105,7 @@ def _named_slow(names: list[str], payloads: list[Any]) -> Batch:
 
 def _events(batch: Batch) -> Iterator[Event]:
     for part in batch:
-        if type(part) is OutputRun:
+        if type(part) is StreamLines:
             stream = part.stream
             for line in part.lines:
                 yield Event("output", {"type": "output", "line": line, "stream": stream})
@@ -132,7 +132,7 @@ class ExecStream:
         self._decoder = _Decoder()
 
     def batches(self) -> Iterator[Batch]:
-        """Yield the events of each network read, as ``OutputRun``s (runs of output lines of one
+        """Yield the events of each network read, as ``StreamLines``s (runs of output lines of one
         stream, decoded in bulk) and event payload dicts; raise ``StreamError`` if the stream drops.
 
         This is the fast path the notebook runner uses; iterate the stream itself for ``Event``s.

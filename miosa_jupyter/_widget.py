@@ -1,22 +1,34 @@
-"""``TerminalView``: the anywidget that shows a run live (front end in ``js/terminal.js``).
+"""``TerminalView``, the anywidget that shows a run live (front end in ``js/terminal.js``), and
+``WidgetView``, which drives it from a run's deltas and snapshots.
 
 Durable state lives in traits (status, header, banner, counts, a snapshot of the window); the lines
-that arrive between snapshots travel as custom messages with a sequence number. The snapshot is
-refreshed at most once a second, so a view that renders late, a second view, or a re-render shows
-the same transcript, and traffic stays bounded.
+that arrive between snapshots travel as custom messages with a sequence number. The runner sends a
+snapshot at most once a second while output flows and as soon as it goes quiet, so a view that
+renders late, a second view, a second tab or a reloaded page shows the same lines.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import collections
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
-__all__ = ["TerminalView"]
+from ._present import STATIC, banner_html, header_html, line_html
+from ._record import LINE_SHOWN, Record
 
-STATIC = Path(__file__).parent / "static"
+if TYPE_CHECKING:
+    from ._runner import Delta, Run, Snapshot, Span
+    from ._screen import Line
+
+__all__ = ["TerminalView", "WidgetView"]
+
+
+# Finished views stay open in the kernel for a while: a page reloaded during the run (which can't
+# reach the kernel until the cell ends) then finds the model and shows how the run ended.
+_FINISHED: collections.deque[Any] = collections.deque()
+KEEP_FINISHED = 32
 
 
 class TerminalView(anywidget.AnyWidget):
@@ -31,17 +43,137 @@ class TerminalView(anywidget.AnyWidget):
     header = traitlets.Unicode("", help="HTML of the header (escaped command, computer)").tag(sync=True)
     banner = traitlets.Unicode("", help="HTML of the banner").tag(sync=True)
     started_ms = traitlets.Float(0.0, help="when the run started, ms since the epoch").tag(sync=True)
-    duration_ms = traitlets.Int(None, allow_none=True).tag(sync=True)
-    line_count = traitlets.Int(0).tag(sync=True)
-    head_lines = traitlets.Int(20).tag(sync=True)
-    tail_lines = traitlets.Int(1000).tag(sync=True)
-    run_id = traitlets.Int(0, help="which run the view shows (a panel runs many)").tag(sync=True)
-    window = traitlets.Dict({"seq": -1, "runs": []}, help="snapshot: {seq, runs: [[start, [html]]]}").tag(
+    duration_ms = traitlets.Int(None, allow_none=True, help="how long the run took, once ended").tag(
         sync=True
     )
+    line_count = traitlets.Int(0, help="screen lines so far").tag(sync=True)
+    head_lines = traitlets.Int(20, help="lines kept at the top of the window").tag(sync=True)
+    tail_lines = traitlets.Int(1000, help="lines kept at the bottom of the window").tag(sync=True)
+    run_id = traitlets.Int(0, help="which run the view shows (a panel runs many)").tag(sync=True)
+    window = traitlets.Dict(
+        {"seq": -1, "spans": []}, help="snapshot of the window: {seq, spans: [[start, [html]]]}"
+    ).tag(sync=True)
 
-    def send_lines(self, seq: int, runs: list[list[Any]], line_count: int) -> None:
-        """A delta: lines (as runs) that changed since the previous message."""
+    def send_lines(self, seq: int, spans: list[list[Any]], line_count: int) -> None:
+        """A delta: lines (as spans) that changed since the previous message."""
         self.send(
-            {"type": "lines", "run_id": self.run_id, "seq": seq, "line_count": line_count, "runs": runs}
+            {"type": "lines", "run_id": self.run_id, "seq": seq, "line_count": line_count, "spans": spans}
         )
+
+    def __repr__(self) -> str:
+        # What a saved notebook shows where the widget can't render (GitHub, a closed kernel).
+        return "miosa live view (a widget; the static record replaces it when the run ends)"
+
+
+class WidgetView:
+    """Shows a run in a ``TerminalView``; at the end, optionally replaces it with a static ``Record``.
+
+    Each delta is one custom message of at most ``budget`` characters and ``max_lines`` lines of
+    HTML (the newest lines win when a burst is bigger: the next snapshot fills in the rest).
+    """
+
+    def __init__(
+        self,
+        *,
+        head: int = 20,
+        tail: int = 1000,
+        budget: int = 32768,
+        max_lines: int = 250,
+        record_on_end: bool = True,
+        display: bool = True,
+        widget: Any = None,
+    ) -> None:
+        self.head, self.tail, self.budget = head, tail, budget
+        # A delta carries at most this many lines (more than anyone reads in 1/20 s); the
+        # browser then rebuilds at most that many nodes per update.
+        self.max_lines = max_lines
+        self.record_on_end = record_on_end
+        self.display = display
+        self.widget: Any = widget  # given: a panel that shows run after run; else one per run
+        self.handle: Any = None
+        self.seq = 0
+        self._command = self._computer = ""
+
+    def begin(self, run: Run) -> None:
+        self._command, self._computer = run.command, run.computer_id
+        state = {
+            "status": "running",
+            "header": header_html(run.command, run.computer_id),
+            "banner": banner_html("running", f"on {run.computer_id}"),
+            "started_ms": run.started * 1000,
+            "duration_ms": None,
+            "line_count": 0,
+            "head_lines": self.head,
+            "tail_lines": self.tail,
+            "window": {"seq": -1, "spans": []},
+        }
+        if self.widget is None:
+            self.widget = TerminalView(**state)
+        else:
+            with self.widget.hold_sync():
+                self.widget.run_id += 1
+                for name, value in state.items():
+                    setattr(self.widget, name, value)
+        if self.display:
+            from IPython.display import display
+
+            self.handle = display(self.widget, display_id=True)
+
+    def update(self, delta: Delta) -> None:
+        if delta.spans:
+            self.seq += 1
+            self.widget.send_lines(self.seq, self._render(delta.spans, self.budget), delta.line_count)
+        if delta.snapshot is not None:
+            with self.widget.hold_sync():
+                self.widget.window = {"seq": self.seq, "spans": self._render(delta.snapshot.spans, None)}
+                self.widget.line_count = delta.snapshot.line_count
+
+    def _render(self, spans: list[Span], budget: int | None) -> list[list[Any]]:
+        out: list[list[Any]] = []
+        left = budget if budget is not None else -1
+        for start, lines in spans:
+            if start < self.head:  # the head is small and fixed: always whole
+                out.append([start, [_html(line) for line in lines]])
+                continue
+            picked: list[str] = []
+            for line in reversed(lines):  # newest first, until the budget is spent
+                if budget is not None and len(picked) >= self.max_lines:
+                    break
+                h = _html(line)
+                if budget is not None and picked and left - len(h) < 0:
+                    break
+                left -= len(h)
+                picked.append(h)
+            picked.reverse()
+            out.append([start + len(lines) - len(picked), picked])
+        return out
+
+    def end(self, final: Snapshot) -> None:
+        assert final.summary is not None
+        status = final.summary.outcome
+        rendered = self._render(final.spans, None)
+        with self.widget.hold_sync():
+            self.widget.window = {"seq": self.seq + 1, "spans": rendered}
+            self.widget.line_count = final.line_count
+            self.widget.duration_ms = final.summary.duration_ms
+            self.widget.status = status
+            self.widget.banner = banner_html(status, final.words)
+        if self.record_on_end and self.handle is not None:
+            self.handle.update(Record(self._command, self._computer, final, rendered))
+            _keep(self.widget)
+
+
+def _keep(widget: Any) -> None:
+    _FINISHED.append(widget)
+    while len(_FINISHED) > KEEP_FINISHED:
+        _FINISHED.popleft().close()
+
+
+def _html(line: Line) -> str:
+    text = line[0]
+    if len(text) <= LINE_SHOWN:
+        return line_html(text, line[1])
+    cut = len(text) - LINE_SHOWN
+    return (
+        line_html(text[:LINE_SHOWN], line[1]) + f'<span class="miosa-cut"> … {cut:,} more characters</span>'
+    )

@@ -28,6 +28,7 @@ EXPECTED = [
     "NotFoundError",
     "RateLimitError",
     "Run",
+    "RunInterrupted",
     "ServerError",
     "StreamError",
     "TicketError",
@@ -77,5 +78,9 @@ def test_every_public_member_is_exported():
 def test_every_exported_error_is_a_miosa_error():
     for name in miosa_jupyter.__all__:
         member = getattr(miosa_jupyter, name)
-        if isinstance(member, type) and issubclass(member, BaseException):
+        if (
+            member is miosa_jupyter.RunInterrupted
+        ):  # an interrupt, not an error: `except MiosaError` lets it by
+            assert issubclass(member, KeyboardInterrupt)
+        elif isinstance(member, type) and issubclass(member, BaseException):
             assert issubclass(member, miosa_jupyter.MiosaError), name

@@ -79,7 +79,7 @@ def test_last_line_of_a_burst_is_not_held_back(kernel):
             m["msg_type"] == "comm_msg"
             and any(
                 "5000" in str(line)
-                for run in m["content"]["data"].get("content", {}).get("runs", [])
+                for run in m["content"]["data"].get("content", {}).get("spans", [])
                 for line in run[1]
             )
         ),
@@ -200,9 +200,10 @@ def test_bg_cancel(kernel, tmp_path: Path):
     assert psutil.wait_procs([psutil.Process(pid)], timeout=5)[1] == [] if psutil.pid_exists(pid) else True
 
 
-def test_interrupt_cancels_the_command_and_reraises(kernel, tmp_path: Path):
+def test_interrupt_cancels_the_command_in_one_line_and_queued_cells_dont_run(kernel, tmp_path: Path):
     pidfile = tmp_path / "pid"
     msg_id = kernel.send(f"%%miosa\necho $$ > {pidfile}; sleep 60")
+    queued = kernel.send("queued_cell_ran = True")
     deadline = time.monotonic() + 10
     while not pidfile.exists() or not pidfile.read_text().strip():
         assert time.monotonic() < deadline, "command did not start"
@@ -211,8 +212,14 @@ def test_interrupt_cancels_the_command_and_reraises(kernel, tmp_path: Path):
     assert psutil.pid_exists(pid)
     kernel.km.interrupt_kernel()
     ex = kernel.collect(msg_id, timeout=20)
-    assert ex.error["ename"] == "KeyboardInterrupt"
+    assert ex.error["ename"] == "RunInterrupted"
+    # One line, not ~40 lines of traceback through the runner and threading.py
+    assert len(ex.error["traceback"]) == 1, ex.error["traceback"]
+    assert ex.error["traceback"][0].startswith("KeyboardInterrupt: `echo $$")
+    assert "cancelled: the local computer stopped it." in ex.error["traceback"][0]
     assert 'data-status="cancelled"' in ex.final_record()["text/html"]
+    assert kernel.collect(queued, timeout=10).reply["status"] == "aborted"
+    assert kernel.run("print('queued_cell_ran' in globals())").stdout.strip() == "False"
     gone_by = time.monotonic() + 5
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < gone_by, "the command outlived the interrupt"

@@ -89,7 +89,7 @@ def test_run_from_code_returns_a_handle_and_keeps_the_result(kernel):
     assert {c["run_id"] for c in lines} == {v["run_id"]}
     seqs = [c["seq"] for c in lines]
     assert seqs == sorted(set(seqs)) and seqs[0] >= 1, seqs
-    shown = [html for c in lines for _, htmls in c["runs"] for html in htmls]
+    shown = [html for c in lines for _, htmls in c["spans"] for html in htmls]
     assert "from-code" in shown, lines
     # The state updates: busy first, then the end with status "failure" after the last lines.
     finals = [i for i, d in enumerate(traffic) if d.get("method") == "update" and "status" in d["state"]]

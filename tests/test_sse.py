@@ -222,8 +222,8 @@ def test_bulk_decoded_output_runs_match_the_per_event_decoding(chunks, cuts):
 
 
 def test_a_region_of_one_stream_is_decoded_in_bulk():
-    from miosa_jupyter._stream import OutputRun, _Decoder
+    from miosa_jupyter._stream import StreamLines, _Decoder
 
     lines = ["plain", 'quote " and \\ backslash', "tab\there", "é€😀"]
     parts = _Decoder().feed(encode_output(OutputChunk("stderr", lines, False)))
-    assert parts == [OutputRun("stderr", [line + "\n" for line in lines])]
+    assert parts == [StreamLines("stderr", [line + "\n" for line in lines])]

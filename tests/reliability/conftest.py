@@ -276,7 +276,7 @@ def assert_error_shape(status: int, headers: Any, body: bytes | str) -> dict[str
 # -- HTML the product emits ------------------------------------------------------------------------------
 
 PRODUCT_TAGS = {"div", "span", "code", "style"}
-PRODUCT_ATTRS = {"class", "role", "title", "aria-hidden", "data-status", "style"}
+PRODUCT_ATTRS = {"class", "role", "title", "aria-hidden", "aria-label", "data-status", "style", "tabindex"}
 SAFE_STYLE = re.compile(r"^(?:\s*[a-z-]+\s*:\s*[#\w\s.,%()-]+;?)*\s*$")
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from miosa_jupyter import Miosa
-from miosa_jupyter._stream import OutputRun
+from miosa_jupyter._stream import StreamLines
 
 from ..conftest import raw_client, wait_until
 from .conftest import Figures, PeakRss, mib, wait_pidfile
@@ -37,7 +37,7 @@ def drain(client: Miosa, command: str, timeout: int = 120) -> tuple[dict[str, st
     terminal = None
     for batch in client.exec.stream(CID, command=command, timeout=timeout).batches():
         for part in batch:
-            if type(part) is OutputRun:
+            if type(part) is StreamLines:
                 parts[part.stream].extend(part.lines)
             elif part["type"] == "output":
                 parts[part["stream"]].append(part["line"])
@@ -180,7 +180,7 @@ def test_200_mb_of_stdout_is_drained_with_bounded_server_memory(subserver):
         for batch in client.exec.stream(CID, command=command, timeout=300).batches():
             batches += 1
             for part in batch:
-                if type(part) is OutputRun:
+                if type(part) is StreamLines:
                     chars += sum(map(len, part.lines))
                     lines += sum(line.endswith("\n") for line in part.lines)
                 elif part["type"] == "output":
@@ -304,7 +304,7 @@ def test_output_still_in_the_pipe_at_exit_reaches_a_slow_reader(make_server, tmp
         time.sleep(2.0)  # load shaping: the reader is busy for longer than the server's grace
         for batch in [first, *batches]:
             for part in batch:
-                if type(part) is OutputRun:
+                if type(part) is StreamLines:
                     parts[part.stream].extend(part.lines)
                 elif part["type"] == "output":
                     parts[part["stream"]].append(part["line"])

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from miosa_jupyter._render import line_html, stylesheet
+from miosa_jupyter._present import line_html, stylesheet
 
 from ..kernel_helpers import Execution, Kernel
 from .conftest import check_html
@@ -111,10 +111,10 @@ def live_htmls(ex: Execution) -> list[str]:
         data = m["content"]["data"]
         runs: list[Any] = []
         if data.get("method") == "custom":
-            runs = data["content"].get("runs", [])
+            runs = data["content"].get("spans", [])
         state = data.get("state") or {}
         if isinstance(state.get("window"), dict):
-            runs = runs + state["window"].get("runs", [])
+            runs = runs + state["window"].get("spans", [])
         for _, lines in runs:
             out.extend(lines)
     return out

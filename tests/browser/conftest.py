@@ -143,6 +143,8 @@ def start_lab(base: Path, *, ready_timeout: float = 60) -> Lab:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the tests switch themes with it
+        "--JupyterNotebookApp.expose_app_in_browser=True",
         "--LabApp.workspaces_dir=" + str(workspaces),
         "--LabServerApp.user_settings_dir=" + str(settings),
     ]  # fmt: skip

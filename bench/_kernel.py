@@ -44,6 +44,7 @@ class Execution:
     watched: list[Msg] = field(default_factory=list)
     first_hit: float | None = None  # seconds to the first message `hit` matched
     capped: bool = False  # interrupted at the cap: ``seconds`` is a lower bound
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (at, wire bytes) of every message
 
 
 class Kernel:
@@ -111,6 +112,7 @@ class Kernel:
         first_hit = None
         capped = False
         kept: list[Msg] = []
+        timeline: list[tuple[float, int]] = []
         deadline = time.monotonic() + timeout
         while True:
             if cap is not None and not capped and time.perf_counter() - t0 > cap:
@@ -123,7 +125,9 @@ class Kernel:
             frames = sub.recv_multipart()
             at = time.perf_counter() - t0
             msgs += 1
-            nbytes += sum(map(len, frames))
+            size = sum(map(len, frames))
+            nbytes += size
+            timeline.append((at, size))
             header, parent, content = _split(frames)
             msg_type = json.loads(header)["msg_type"]
             if msg_type not in CONTENT_TYPES:
@@ -145,7 +149,7 @@ class Kernel:
                 break
         reply = self._drain_shell(msg_id)
         seconds = cap if capped and cap is not None else seconds
-        return Execution(seconds, msgs, nbytes, reply["content"]["status"], kept, first_hit, capped)
+        return Execution(seconds, msgs, nbytes, reply["content"]["status"], kept, first_hit, capped, timeline)
 
     def shutdown(self) -> None:
         self.sub.close(linger=0)

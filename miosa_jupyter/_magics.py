@@ -259,10 +259,13 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def _start_local() -> None:
-    from .local import local_server
-
     with contextlib.suppress(Exception):  # the first %%miosa starts it again and says what failed
-        local_server()
+        client, computer, _ = connect()
+        # One `true` through the stream path warms the local computer (its first command costs
+        # ~25 ms more than the next: process spawning, first-use code paths) and the connection.
+        for _ in client.exec.stream(computer, command="true", timeout=5):
+            pass
+        from . import _widget  # noqa: F401  (anywidget and ipywidgets: ~0.1 s of imports)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

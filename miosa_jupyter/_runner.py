@@ -70,9 +70,14 @@ class Delta:
 
 
 class View(Protocol):
-    """Where a run shows itself: the widget, or plain text. Called on the driving thread only."""
+    """Where a run shows itself: the widget, or plain text. Called on the driving thread only.
+
+    ``ready()`` says whether the view takes an update now; when it says no, the changes wait and
+    go out merged with later ones (the live view uses it to keep the kernel's traffic budget).
+    """
 
     def begin(self, run: Run) -> None: ...
+    def ready(self) -> bool: ...
     def update(self, delta: Delta) -> None: ...
     def end(self, final: Snapshot) -> None: ...
 
@@ -301,6 +306,8 @@ class Run:
     # -- driving the view --------------------------------------------------------------------
 
     def _flush(self, *, quiet: bool) -> None:
+        if self._view is not None and not self._view.ready():
+            return  # the changes stay in the screen and go out with the next flush
         now = time.monotonic()
         with self._lock:
             stale = self._changes != self._snapshot_seq
@@ -323,7 +330,7 @@ class Run:
     def _finish(self) -> None:
         if self._ended.is_set():
             return
-        self._flush(quiet=False)
+        self._flush(quiet=False)  # (skipped when the view is over budget: its end() has it all)
         self._summary = summary = self._make_summary()
         timeout = (self._terminal or {}).get("timeout_seconds") or self.timeout
         self._words = banner_words(summary, timeout)

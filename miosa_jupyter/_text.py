@@ -24,6 +24,9 @@ class TextView:
     def begin(self, run: Run) -> None:
         pass
 
+    def ready(self) -> bool:
+        return True
+
     def update(self, delta: Delta) -> None:
         out = self.out or sys.stdout
         err = self.err or sys.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from ._budget import Budget, kernel_budget
 from ._present import STATIC, banner_html, header_html, line_html
 from ._record import LINE_SHOWN, Record
 
@@ -82,8 +83,10 @@ class WidgetView:
         record_on_end: bool = True,
         display: bool = True,
         widget: Any = None,
+        traffic: Budget | None = None,
     ) -> None:
         self.head, self.tail, self.budget = head, tail, budget
+        self.traffic = traffic or kernel_budget()  # shared by every view of the kernel
         # A delta carries at most this many lines (more than anyone reads in 1/20 s); the
         # browser then rebuilds at most that many nodes per update.
         self.max_lines = max_lines
@@ -107,6 +110,9 @@ class WidgetView:
             "tail_lines": self.tail,
             "window": {"seq": -1, "spans": []},
         }
+        # A new view sends its front end (~12 KB) and a display message: count them, and when many
+        # runs start at once, let them start a little apart.
+        self.traffic.wait(2, 20_000)
         if self.widget is None:
             self.widget = TerminalView(**state)
         else:
@@ -119,14 +125,21 @@ class WidgetView:
 
             self.handle = display(self.widget, display_id=True)
 
+    def ready(self) -> bool:
+        return self.traffic.ready()
+
     def update(self, delta: Delta) -> None:
         if delta.spans:
             self.seq += 1
-            self.widget.send_lines(self.seq, self._render(delta.spans, self.budget), delta.line_count)
+            spans = self._render(delta.spans, self.budget)
+            self.widget.send_lines(self.seq, spans, delta.line_count)
+            self.traffic.spend(1, _size(spans))
         if delta.snapshot is not None:
+            spans = self._render(delta.snapshot.spans, None)
             with self.widget.hold_sync():
-                self.widget.window = {"seq": self.seq, "spans": self._render(delta.snapshot.spans, None)}
+                self.widget.window = {"seq": self.seq, "spans": spans}
                 self.widget.line_count = delta.snapshot.line_count
+            self.traffic.spend(1, _size(spans))
 
     def _render(self, spans: list[Span], budget: int | None) -> list[list[Any]]:
         out: list[list[Any]] = []
@@ -152,6 +165,9 @@ class WidgetView:
         assert final.summary is not None
         status = final.summary.outcome
         rendered = self._render(final.spans, None)
+        # The end always goes out, in turn: the window, then the record (its HTML with the
+        # stylesheet, and its text): about three times the window.
+        self.traffic.wait(2, 3 * _size(rendered) + 10_000)
         with self.widget.hold_sync():
             self.widget.window = {"seq": self.seq + 1, "spans": rendered}
             self.widget.line_count = final.line_count
@@ -161,6 +177,10 @@ class WidgetView:
         if self.record_on_end and self.handle is not None:
             self.handle.update(Record(self._command, self._computer, final, rendered))
             _keep(self.widget)
+
+
+def _size(spans: list[list[Any]]) -> int:
+    return sum(sum(map(len, lines)) + 8 * len(lines) for _, lines in spans) + 100
 
 
 def _keep(widget: Any) -> None:

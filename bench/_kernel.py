@@ -44,7 +44,7 @@ class Execution:
     watched: list[Msg] = field(default_factory=list)
     first_hit: float | None = None  # seconds to the first message `hit` matched
     capped: bool = False  # interrupted at the cap: ``seconds`` is a lower bound
-    timeline: list[tuple[float, int]] = field(default_factory=list)  # (at, wire bytes) of every message
+    timeline: list[tuple[float, int, str]] = field(default_factory=list)  # (at, bytes, type), every msg
 
 
 class Kernel:
@@ -112,7 +112,7 @@ class Kernel:
         first_hit = None
         capped = False
         kept: list[Msg] = []
-        timeline: list[tuple[float, int]] = []
+        timeline: list[tuple[float, int, str]] = []
         deadline = time.monotonic() + timeout
         while True:
             if cap is not None and not capped and time.perf_counter() - t0 > cap:
@@ -127,9 +127,9 @@ class Kernel:
             msgs += 1
             size = sum(map(len, frames))
             nbytes += size
-            timeline.append((at, size))
             header, parent, content = _split(frames)
             msg_type = json.loads(header)["msg_type"]
+            timeline.append((at, size, msg_type))
             if msg_type not in CONTENT_TYPES:
                 continue
             msg = Msg(msg_type, json.loads(parent).get("msg_id", ""), json.loads(content), at)

@@ -46,12 +46,12 @@ def _final_states(msgs: list[Msg]) -> dict[str, dict[str, Any]]:
     return states
 
 
-def _peak_rates(timeline: list[tuple[float, int]], window: float = 3.0) -> tuple[float, float]:
+def _peak_rates(timeline: list[tuple[float, int, str]], window: float = 3.0) -> tuple[float, float]:
     """The largest messages/s and bytes/s over any ``window`` seconds of (at, bytes) messages."""
     best_m = best_b = 0.0
     j = 0
     total_b = 0
-    for i, (at, size) in enumerate(timeline):
+    for i, (at, size, _) in enumerate(timeline):
         total_b += size
         while timeline[j][0] < at - window:
             total_b -= timeline[j][1]

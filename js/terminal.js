@@ -190,38 +190,51 @@ export function renderTerminal(model, el) {
   lines.append(headBox, gap, tailBox);
   let domTailStart = 0;
 
-  function sync(box, from, to) {
-    // Make box's children show lines from .. to-1: update changed nodes, add or drop the rest.
+  // Each frame rewrites at most this many lines, newest first (the ones in sight when following):
+  // a snapshot that moves the whole tail then costs a few frames, not one long one.
+  const LINES_PER_FRAME = 150;
+
+  function sync(box, from, to, budget) {
+    // Make box's children show lines from .. to-1, newest first; returns the budget left
+    // (negative: more to do in the next frame).
     const nodes = box.children;
-    for (let i = from; i < to; i++) {
+    while (nodes.length > to - from) box.lastChild.remove();
+    while (nodes.length < to - from) box.append(lineDiv(""));
+    for (let i = to - 1; i >= from; i--) {
       const html = store.lines.get(i) ?? "";
       const node = nodes[i - from];
-      if (!node) box.append(lineDiv(html));
-      else if (node._html !== html) {
-        node.innerHTML = html;
-        node._html = html;
-      }
+      if (node._html === html) continue;
+      if (budget <= 0) return -1;
+      node.innerHTML = html;
+      node._html = html;
+      budget--;
     }
-    while (nodes.length > to - from) box.lastChild.remove();
+    return budget;
   }
 
   function paintLines() {
     const w = windowOf(model, store.lineCount);
-    sync(headBox, 0, w.head);
     if (w.tailStart < domTailStart) {
       tailBox.replaceChildren(); // a new run: start over
       domTailStart = w.tailStart;
     }
-    // Lines that scrolled out of the window leave from the front.
+    // Lines that scrolled out of the window leave from the front, in one range.
     const drop = Math.min(w.tailStart - domTailStart, tailBox.children.length);
-    for (let i = 0; i < drop; i++) tailBox.firstChild.remove();
+    if (drop > 0) {
+      const range = document.createRange();
+      range.setStartBefore(tailBox.firstChild);
+      range.setEndAfter(tailBox.children[drop - 1]);
+      range.deleteContents();
+    }
     domTailStart = w.tailStart;
-    sync(tailBox, w.tailStart, w.count);
+    const left = sync(tailBox, w.tailStart, w.count, LINES_PER_FRAME);
+    const done = sync(headBox, 0, w.head, Math.max(left, 0)) >= 0 && left >= 0;
     const hidden = w.tailStart - w.head;
     gap.hidden = hidden <= 0;
     if (hidden > 0) gap.textContent = `… ${plural(hidden, "line")} hidden …`;
     output.classList.toggle("miosa-empty", w.count === 0);
     if (follow) output.scrollTop = 0;
+    return done;
   }
 
   // Repaints are coalesced to one per animation frame, however many messages arrive.
@@ -231,13 +244,13 @@ export function renderTerminal(model, el) {
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      paintLines();
+      if (!paintLines()) schedule(); // more lines to write: the next frame goes on
       paintMeta();
     });
   }
 
   paintHeader();
-  paintLines();
+  if (!paintLines()) schedule();
   store.listeners.add(schedule);
   const onChange = () => paintHeader();
   model.on("change:status", onChange);

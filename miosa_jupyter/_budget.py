@@ -19,7 +19,7 @@ __all__ = ["Budget", "kernel_budget"]
 class Budget:
     """A token bucket of ``messages`` and ``nbytes`` per second, holding ``burst`` seconds' worth."""
 
-    def __init__(self, messages: float = 50.0, nbytes: float = 400_000.0, burst: float = 1.0) -> None:
+    def __init__(self, messages: float = 50.0, nbytes: float = 600_000.0, burst: float = 0.5) -> None:
         self.rates = (messages, nbytes)
         self.caps = (messages * burst, nbytes * burst)
         self._left = list(self.caps)
@@ -40,9 +40,14 @@ class Budget:
 
     def wait(self, messages: int, nbytes: int, limit: float = 10.0) -> None:
         """Wait (at most ``limit`` seconds) until a message may go, then count this one: for what
-        must go out whatever happens (a run's start and end), but not all at once."""
+        must go out whatever happens (a run's start and end), but not all at once. It may borrow
+        up to one burst of bytes, so one run's end doesn't wait on its own last deltas."""
         deadline = time.monotonic() + limit
-        while not self.ready() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._refill()
+                if self._left[0] >= 1 and self._left[1] > -self.caps[1]:
+                    break
             time.sleep(0.02)
         self.spend(messages, nbytes)
 

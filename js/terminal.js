@@ -125,8 +125,10 @@ function seconds(ms) {
   return `${m} min ${Math.round(s) % 60} s`;
 }
 
+const numbers = new Intl.NumberFormat("en-US"); // (toLocaleString makes a formatter per call)
+
 function plural(n, word) {
-  return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+  return `${numbers.format(n)} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function lineDiv(html) {
@@ -158,7 +160,8 @@ export function renderTerminal(model, el) {
   root.append(header, output, banner);
   el.append(root);
 
-  // Autoscroll until the reader scrolls up; in a column-reverse box the end is scrollTop 0.
+  // Autoscroll until the reader scrolls up. In a column-reverse box the end is scrollTop 0 and
+  // stays in view as lines arrive, with no script (and no forced layout on every paint).
   let follow = true;
   output.addEventListener("scroll", () => {
     follow = output.scrollTop >= -4;
@@ -233,7 +236,6 @@ export function renderTerminal(model, el) {
     gap.hidden = hidden <= 0;
     if (hidden > 0) gap.textContent = `… ${plural(hidden, "line")} hidden …`;
     output.classList.toggle("miosa-empty", w.count === 0);
-    if (follow) output.scrollTop = 0;
     return done;
   }
 

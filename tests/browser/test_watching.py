@@ -8,6 +8,7 @@ Screenshots of each state go to ``test-artifacts/watch-<front>-<state>.png``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from .conftest import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LOAD, QUIET, LONG, RELOAD, COLOURS, TWO_TABS = range(6)
+LOAD, QUIET, LONG, RELOAD, COLOURS, TWO_TABS, SCROLL = range(7)
 CELLS = [
     ("code", "%load_ext miosa_jupyter"),
     ("code", "%%miosa\necho 'Downloading...'; sleep 3; echo done"),
@@ -31,6 +32,7 @@ CELLS = [
         "%%miosa\nfor c in $(seq 30 37) $(seq 90 97); do printf '\\033[%sm c%s \\033[0m\\n' $c $c; done",
     ),
     ("code", "%%miosa\nfor i in $(seq 1 12); do echo tab $i; sleep 0.5; done"),
+    ("code", "%%miosa\nfor i in $(seq 1 100); do echo row $i; sleep 0.04; done"),
 ]
 
 # What is visible of a run's view: its lines that lie inside the output box's visible rectangle.
@@ -269,3 +271,25 @@ def test_a_second_tab_shows_the_run_it_joined(front: Front, browser: Browser, ar
     finally:
         context.close()
     expect(front.nb.output(TWO_TABS).locator(".miosa-record .miosa-line")).to_have_count(12)
+
+
+def test_scrolling_up_pauses_the_follow_and_the_end_resumes_it(front: Front, artifacts: Path) -> None:
+    front.nb.start_cell(SCROLL)
+    term = front.term(SCROLL)
+    expect(term.locator(".miosa-line", has_text=re.compile(r"^row 30$"))).to_have_count(1, timeout=CELL_MS)
+    box = term.locator(".miosa-output")
+    box.hover()
+    front.page.mouse.wheel(0, -120)  # a person scrolls up to read
+    front.page.wait_for_timeout(100)  # let the scroll event land
+    first = front.look(SCROLL)
+    assert first["status"] == "running", first
+    expect(term.locator(".miosa-line", has_text=re.compile(r"^row 50$"))).to_have_count(1, timeout=CELL_MS)
+    later = front.look(SCROLL)
+    front.shot(artifacts, "scrolled-up", SCROLL)
+    assert later["shown"] == first["shown"], ("the view moved under the reader", first, later)
+    # Back to the end: it follows again.
+    box.evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+    expect(front.nb.output(SCROLL).locator(".miosa-record .miosa-banner-success")).to_be_visible(
+        timeout=CELL_MS
+    )
+    assert front.look(SCROLL)["shown"][-1] == "row 100"

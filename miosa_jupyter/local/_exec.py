@@ -18,14 +18,15 @@ from typing import Any
 
 from ._sse import OutputChunk
 
-__all__ = ["Execution", "Terminal"]
+__all__ = ["Ending", "Execution"]
 
 READ_SIZE = 65536
-Terminal = tuple[str, dict[str, Any]]  # ("exit", {...}) | ("timeout", {...}) | ("error", {...})
+Ending = tuple[str, dict[str, Any]]  # ("exit", {...}) | ("timeout", {...}) | ("error", {...})
 
 
 class Execution:
-    """A command started with ``start()``; read its events from ``queue`` until a ``Terminal``."""
+    """A command started with ``start()``; read its events from ``queue`` until an ``Ending`` (its
+    exit, timeout or error event)."""
 
     def __init__(
         self,
@@ -48,7 +49,7 @@ class Execution:
         self.grace = grace
         self.flush_after = flush_after
         self.max_line = max_line
-        self.queue: asyncio.Queue[OutputChunk | Terminal] = asyncio.Queue(maxsize=queue_chunks)
+        self.queue: asyncio.Queue[OutputChunk | Ending] = asyncio.Queue(maxsize=queue_chunks)
         self.finished = asyncio.Event()
         self.proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -117,13 +118,13 @@ class Execution:
                 self._signal_group(signal.SIGKILL)
             await self._drain(pumps)
             if timed_out:
-                terminal: Terminal = ("timeout", {"timeout_seconds": _whole(self.timeout)})
+                ending: Ending = ("timeout", {"timeout_seconds": _whole(self.timeout)})
             else:
                 code = self.proc.returncode
                 assert code is not None
                 duration = round((time.monotonic() - self._started) * 1000)
-                terminal = ("exit", {"exit_code": 128 - code if code < 0 else code, "duration_ms": duration})
-            await self.queue.put(terminal)
+                ending = ("exit", {"exit_code": 128 - code if code < 0 else code, "duration_ms": duration})
+            await self.queue.put(ending)
         except asyncio.CancelledError:
             for task in pumps:
                 task.cancel()

@@ -53,7 +53,7 @@ function createStore(model) {
     apply(snap.spans || []);
     store.seq = snap.seq ?? -1;
     store.runId = model.get("run_id");
-    store.lineCount = model.get("line_count");
+    store.lineCount = snap.line_count ?? model.get("line_count");
     prune();
   }
 
@@ -111,9 +111,20 @@ export function initializeTerminal({ model }) {
   };
 }
 
-function storeFor(model) {
-  if (!stores.has(model)) initializeTerminal({ model }); // a host without `initialize`
+/** The model's store (made on first use where the host has no `initialize`); tests read it too. */
+export function storeFor(model) {
+  if (!stores.has(model)) initializeTerminal({ model });
   return stores.get(model);
+}
+
+/** The html of the lines a view of `model` shows, in order (a hole is ""): what `render` paints. */
+export function shownLines(model) {
+  const store = storeFor(model);
+  const w = windowOf(model, store.lineCount);
+  const out = [];
+  for (let i = 0; i < w.head; i++) out.push(store.lines.get(i) ?? "");
+  for (let i = w.tailStart; i < w.count; i++) out.push(store.lines.get(i) ?? "");
+  return out;
 }
 
 function seconds(ms) {

@@ -52,7 +52,7 @@ class TerminalView(anywidget.AnyWidget):
     tail_lines = traitlets.Int(1000, help="lines kept at the bottom of the window").tag(sync=True)
     run_id = traitlets.Int(0, help="which run the view shows (a panel runs many)").tag(sync=True)
     window = traitlets.Dict(
-        {"seq": -1, "spans": []}, help="snapshot of the window: {seq, spans: [[start, [html]]]}"
+        {"seq": -1, "spans": []}, help="snapshot of the window: {seq, line_count, spans: [[start, [html]]]}"
     ).tag(sync=True)
 
     def send_lines(self, seq: int, spans: list[list[Any]], line_count: int) -> None:
@@ -137,8 +137,9 @@ class WidgetView:
         if delta.snapshot is not None:
             spans = self._render(delta.snapshot.spans, None)
             with self.widget.hold_sync():
-                self.widget.window = {"seq": self.seq, "spans": spans}
-                self.widget.line_count = delta.snapshot.line_count
+                count = delta.snapshot.line_count
+                self.widget.window = {"seq": self.seq, "spans": spans, "line_count": count}
+                self.widget.line_count = count
             self.traffic.spend(1, _size(spans))
 
     def _render(self, spans: list[Span], budget: int | None) -> list[list[Any]]:
@@ -169,7 +170,7 @@ class WidgetView:
         # stylesheet, and its text): about three times the window.
         self.traffic.wait(2, 3 * _size(rendered) + 10_000)
         with self.widget.hold_sync():
-            self.widget.window = {"seq": self.seq + 1, "spans": rendered}
+            self.widget.window = {"seq": self.seq + 1, "spans": rendered, "line_count": final.line_count}
             self.widget.line_count = final.line_count
             self.widget.duration_ms = final.summary.duration_ms
             self.widget.status = status

@@ -76,8 +76,8 @@ class Front:
         expect(self.nb.cell(0)).to_be_visible(timeout=FIRST_LOAD_MS)
 
     def wait_ready(self, page: Page | None = None) -> None:
-        pg = page or self.page
-        expect(pg.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=FIRST_LOAD_MS)
+        nb = Notebook(page, self.nb.lab, self.nb.name) if page is not None else self.nb
+        expect(nb.cell(0)).to_be_visible(timeout=FIRST_LOAD_MS)  # the notebook's own panel
         self.wait_idle()
 
     def wait_idle(self, timeout: float = CELL_MS) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
+from pathlib import Path
 
 from ._errors import LocalServerError
 from .local import LocalServer, LocalSettings
-from .local._computer import LOOPBACK_HOSTS
+from .local._computer import LOOPBACK_HOSTS, TOKEN_ENV
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port (default: 0, the OS picks a free one)")
-    serve.add_argument("--token", help="bearer token clients must send (default: a random one)")
+    serve.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help=f"read the bearer token clients must send from PATH (or set ${TOKEN_ENV}; "
+        "default: a random one, printed)",
+    )
+    # A token on the command line is readable by every local user (/proc/PID/cmdline): refused.
+    serve.add_argument("--token", help=argparse.SUPPRESS)
     serve.add_argument(
         "--cors-origin",
         metavar="ORIGIN",
@@ -37,18 +46,49 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given_token(args: argparse.Namespace) -> str | None:
+    """The token from ``--token-file`` or ``$MIOSA_LOCAL_TOKEN`` (removed from the environment, so
+    no command this server runs inherits it); None for a random one. ``SystemExit(2)`` if unusable."""
+    if args.token is not None:
+        _fail(
+            "--token puts the token on the command line, where every local user can read it "
+            f"(ps, /proc). Use --token-file PATH or set {TOKEN_ENV} instead."
+        )
+    from_env = os.environ.pop(TOKEN_ENV, None)
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            _fail(f"can't read --token-file {args.token_file}: {exc.strerror or exc}.")
+    else:
+        token = (from_env or "").strip() or None
+    if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
+        _fail("the token must be at least 16 printable characters, without spaces.")
+    return token
+
+
+def _fail(message: str) -> None:
+    print(f"miosa-jupyter: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.host not in LOOPBACK_HOSTS and not args.token:
+    try:
+        token = _given_token(args)
+    except SystemExit as exc:
+        return int(exc.code or 2)
+    if args.host not in LOOPBACK_HOSTS and token is None:
         print(
             f"miosa-jupyter: refusing to serve on {args.host} with a random token: anyone who can reach "
-            "it could run commands. Pass --token explicitly (or keep --host 127.0.0.1).",
+            f"it could run commands. Give one with --token-file PATH or {TOKEN_ENV} (or keep --host "
+            "127.0.0.1).",
             file=sys.stderr,
         )
         return 2
     settings = LocalSettings(cors_origin=args.cors_origin, cwd=args.cwd)
-    if args.token:
-        settings.token = args.token
+    if token is not None:
+        settings.token = token
     try:
         server = LocalServer(settings, host=args.host, port=args.port)
     except LocalServerError as exc:
@@ -60,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
     print(f"Miosa local computer at {server.base_url}", flush=True)
     print(f"  computer: {server.computer_id}", flush=True)
-    print(f"  token:    {server.token}", flush=True)
-    print(f"  export MIOSA_BASE_URL={server.base_url} MIOSA_API_KEY={server.token}", flush=True)
+    if token is None:  # a random one: this banner is how the person learns it
+        print(f"  token:    {server.token}", flush=True)
+        print(f"  export MIOSA_BASE_URL={server.base_url} MIOSA_API_KEY={server.token}", flush=True)
+    else:  # theirs: no need to write it anywhere
+        print("  token:    the one you gave", flush=True)
+        print(f"  export MIOSA_BASE_URL={server.base_url} MIOSA_API_KEY=<that token>", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
         server.serve_forever()

@@ -145,19 +145,26 @@ def pids() -> Iterator[list[int]]:
         kill_tree(pid)
 
 
+TEST_TOKEN = "token-of-the-tests"  # noqa: S105 (a test's token, not a secret)
+
+
 class Subserver:
     """``python -m miosa_jupyter serve`` in a subprocess; the URL and token parsed from its banner."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, token: str | None = None) -> None:
+        env = dict(os.environ)
+        if token is not None:  # the token travels in the environment, never in argv
+            env["MIOSA_LOCAL_TOKEN"] = token
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "miosa_jupyter", "serve", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=env,
         )
         self.lines: list[str] = []
         self.base_url = ""
-        self.token = ""
+        self.token = token or ""
         deadline = time.monotonic() + 20
         while not (self.base_url and self.token):
             line = self.proc.stdout.readline() if self.proc.stdout else ""
@@ -183,8 +190,8 @@ class Subserver:
 def subserver() -> Iterator[Callable[..., Subserver]]:
     made: list[Subserver] = []
 
-    def make(*args: str) -> Subserver:
-        s = Subserver(*args)
+    def make(*args: str, token: str | None = None) -> Subserver:
+        s = Subserver(*args, token=token)
         made.append(s)
         return s
 

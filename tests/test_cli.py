@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from miosa_jupyter import Miosa, StreamError
 
-from .conftest import group_gone, wait_until
+from .conftest import TEST_TOKEN, group_gone, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (apt-get install curl)")
 
@@ -40,20 +41,40 @@ def test_serve_prints_its_url_and_token(subserver):
         assert client.exec.run("local", command="echo up").stdout == "up\n"
 
 
-def test_serve_uses_the_given_token(subserver):
-    srv = subserver("--port", "0", "--token", "s3cret-token")
-    assert srv.token == "s3cret-token"  # noqa: S105
-    with Miosa("s3cret-token", base_url=srv.base_url) as client:
+def test_serve_takes_its_token_from_the_environment_and_keeps_it_out_of_argv_and_commands(subserver):
+    token = "s3cret-token-from-the-env"  # noqa: S105
+    srv = subserver("--port", "0", token=token)
+    # Every local user can read a process's command line; the environment only its owner.
+    cmdline = Path(f"/proc/{srv.proc.pid}/cmdline").read_bytes()
+    assert token.encode() not in cmdline
+    assert token not in "".join(srv.lines), "the banner echoed a token the user gave"
+    with Miosa(token, base_url=srv.base_url) as client:
+        env = client.exec.run("local", command="env; cat /proc/$$/cmdline").stdout
+    assert token not in env and "MIOSA_LOCAL_TOKEN" not in env
+
+
+def test_serve_takes_its_token_from_a_file(subserver, tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("s3cret-token-from-a-file\n")
+    srv = subserver("--port", "0", "--token-file", str(secret))
+    with Miosa("s3cret-token-from-a-file", base_url=srv.base_url) as client:
         assert client.exec.run("local", command="true").ok
 
 
+def test_a_token_on_the_command_line_is_refused_with_what_to_do_instead():
+    out = serve("--token", "s3cret-token-in-argv")
+    assert out.returncode == 2
+    assert "--token-file" in out.stderr and "MIOSA_LOCAL_TOKEN" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_the_api_pages_curl_flow_works_as_written(subserver):
-    srv = subserver("--token", "T0KEN")
+    srv = subserver(token=TEST_TOKEN)
     # The Quick Start's curl commands, with the URL and key swapped in (and the page's lost
     # line-continuation backslashes restored).
     script = f"""
 set -e
-MIOSA_API_KEY=T0KEN
+MIOSA_API_KEY=token-of-the-tests
 TICKET=$(curl -s -X POST {srv.base_url}/computers/local/exec/stream \\
   -H "Authorization: Bearer $MIOSA_API_KEY" \\
   -H "Content-Type: application/json" \\
@@ -73,7 +94,7 @@ curl -N "{srv.base_url}/computers/local/exec/stream/events?ticket=$TICKET" \\
 
 
 def test_the_api_pages_post_curl_answers_a_ticket(subserver):
-    srv = subserver("--token", "T0KEN")
+    srv = subserver(token=TEST_TOKEN)
     out = subprocess.run(
         [
             "curl",
@@ -82,7 +103,7 @@ def test_the_api_pages_post_curl_answers_a_ticket(subserver):
             "POST",
             f"{srv.base_url}/computers/local/exec/stream",
             "-H",
-            "Authorization: Bearer T0KEN",
+            "Authorization: Bearer token-of-the-tests",
             "-H",
             "Content-Type: application/json",
             "-d",
@@ -100,7 +121,7 @@ def test_the_api_pages_post_curl_answers_a_ticket(subserver):
 def test_public_host_without_token_exits_2():
     out = serve("--host", "0.0.0.0")
     assert out.returncode == 2
-    assert "--token" in out.stderr
+    assert "--token-file" in out.stderr
     assert "0.0.0.0" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -119,8 +140,8 @@ def test_taken_port_exits_1_with_a_clear_message():
 
 @pytest.mark.slow
 def test_sigint_stops_the_server_and_its_commands(subserver, pids):
-    srv = subserver("--token", "T")
-    with Miosa("T", base_url=srv.base_url) as client:
+    srv = subserver(token=TEST_TOKEN)
+    with Miosa(TEST_TOKEN, base_url=srv.base_url) as client:
         stream = client.exec.stream("local", command="echo $$; sleep 100 & sleep 100", timeout=300)
         it = iter(stream)
         pid = int(next(it).line)

@@ -12,7 +12,7 @@ import pytest
 
 from miosa_jupyter import Miosa, StreamError
 
-from .conftest import group_gone, kill_pid, pid_gone, raw_client, read_pid, wait_until
+from .conftest import TEST_TOKEN, group_gone, kill_pid, pid_gone, raw_client, read_pid, wait_until
 
 CID = "local"
 
@@ -262,7 +262,7 @@ def _iterate_in_thread(it, out: list) -> threading.Thread:
 
 @pytest.mark.slow
 def test_server_dying_mid_stream_raises_stream_error(subserver, pids):
-    srv = subserver("--port", "0", "--token", "T")
+    srv = subserver("--port", "0", token=TEST_TOKEN)
     with Miosa(srv.token, base_url=srv.base_url) as client:
         stream = client.exec.stream(
             CID, command="echo $$; while true; do echo x; sleep 0.2; done", timeout=120

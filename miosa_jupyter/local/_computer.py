@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from ._exec import Execution
 from ._tickets import TicketBook
-from ._watchdog import Watchdog
+from ._watchdog import MARKER_ENV, Watchdog
 
 __all__ = ["ApiError", "LocalComputer", "LocalSettings"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+TOKEN_ENV = "MIOSA_LOCAL_TOKEN"  # noqa: S105 (where `serve` reads a token from: a name, not a secret)
 
 
 class ApiError(Exception):
@@ -37,9 +38,13 @@ class LocalSettings:
     grace: float = 2.0  # SIGTERM to SIGKILL
     flush_after: float = 0.1  # a partial line is sent after this long without more output
     max_line: int = 65536  # longer lines are cut into pieces
+    max_pending: int = 4 << 20  # bytes of output waiting for the reader, per command
     max_concurrent: int = 32
+    max_connections: int = 512  # open HTTP connections; more are closed at once
+    request_timeout: float = 10.0  # seconds for a request (head and body) to arrive whole
     max_body: int = 1 << 20
-    max_command: int = 256 * 1024
+    max_command: int = 131071  # bytes: one argument of the shell (Linux MAX_ARG_STRLEN, less its NUL)
+    max_result: int = 4 << 20  # characters of each field of an /exec answer (the tail is kept)
     max_timeout: int = 300
     default_timeout: int = 30
     default_shell: str = "/bin/bash"
@@ -55,13 +60,17 @@ class LocalComputer:
         self.status: dict[str, str] = {settings.computer_id: "running"}
         self.running: set[Execution] = set()
         self.tickets: TicketBook[Execution] = TicketBook(settings.ticket_ttl, on_expire=self._expired)
-        env = dict(os.environ)
+        # Commands get this process's environment, less any secret of the local computer's own.
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
         env["PYTHONUNBUFFERED"] = "1"
+        # Every process a command starts inherits this: the watchdog ends them with the server.
+        marker = secrets.token_hex(8)
+        env[MARKER_ENV] = marker
         # `python3` on the local computer is the Python that runs it.
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
         self._env = env
         # Kills the commands' groups if this server process dies without doing it (SIGKILL).
-        self.watchdog = Watchdog()
+        self.watchdog = Watchdog(marker)
 
     def describe(self, computer_id: str) -> dict[str, str]:
         return {"id": computer_id, "name": "Local computer", "status": self.status[computer_id]}
@@ -87,7 +96,8 @@ class LocalComputer:
             raise ApiError(
                 429,
                 "rate_limit_exceeded",
-                f"{limit} commands are already running on this computer; wait for one to finish.",
+                f"{limit} commands are already running or waiting for their stream to be read on this "
+                "computer; wait for one to finish, or read (or let expire) the tickets already issued.",
             )
         s = self.settings
         execution = Execution(
@@ -99,6 +109,7 @@ class LocalComputer:
             grace=s.grace,
             flush_after=s.flush_after,
             max_line=s.max_line,
+            max_pending=s.max_pending,
         )
         # Take the slot before the first await: requests arriving together must not all pass the check.
         self.running.add(execution)
@@ -118,13 +129,17 @@ class LocalComputer:
         return execution
 
     async def _forget(self, execution: Execution) -> None:
+        # A finished command whose ticket is not redeemed yet keeps its slot: its output still
+        # waits in memory (64 quick POSTs used to hold 4.5 GB between them).
         await execution.finished.wait()
+        await execution.claimed.wait()
         self.running.discard(execution)
         if execution.pid is not None:
             self.watchdog.ended(execution.pid)
 
     def _expired(self, execution: Execution) -> None:
         # A ticket never redeemed: no one will ever read this command's output.
+        execution.claimed.set()
         execution.cancel()
 
     def stop(self, computer_id: str) -> None:

@@ -1,7 +1,8 @@
 """One command running on the local computer: its process group, its pipes, its events.
 
-The command starts when the POST arrives; its output waits in a bounded queue until the event
-stream connects (past the bound the pipe fills and the command blocks: back-pressure, not loss).
+The command starts when the POST arrives; its output waits in a queue bounded in bytes
+(``_queue.py``) until the event stream connects (past the bound the pipe fills and the command
+blocks: back-pressure, not loss).
 It ends in exactly one terminal event, and ends with nothing left running: on exit the rest of its
 process group is killed too, on timeout or cancel the whole group gets SIGTERM, then SIGKILL.
 """
@@ -16,6 +17,7 @@ import signal
 import time
 from typing import Any
 
+from ._queue import OutputQueue
 from ._sse import OutputChunk
 
 __all__ = ["Ending", "Execution"]
@@ -39,7 +41,7 @@ class Execution:
         grace: float = 2.0,
         flush_after: float = 0.1,
         max_line: int = 65536,
-        queue_chunks: int = 64,
+        max_pending: int = 4 << 20,
     ) -> None:
         self.command = command
         self.shell = shell
@@ -49,8 +51,11 @@ class Execution:
         self.grace = grace
         self.flush_after = flush_after
         self.max_line = max_line
-        self.queue: asyncio.Queue[OutputChunk | Ending] = asyncio.Queue(maxsize=queue_chunks)
+        self.queue: OutputQueue[OutputChunk | Ending] = OutputQueue(max_pending)
         self.finished = asyncio.Event()
+        # Set once a reader has taken the output (ticket redeemed) or none ever will (expired):
+        # until then a finished command's output still holds memory, and its slot.
+        self.claimed = asyncio.Event()
         self.proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
@@ -91,9 +96,7 @@ class Execution:
         if self.finished.is_set():
             return
         self.cancel()
-        if self.queue.full():  # make room for the error; output before it stays
-            self.queue.get_nowait()
-        self.queue.put_nowait(("error", {"message": message}))
+        self.queue.put_nowait(("error", {"message": message}))  # the ending always fits
 
     async def wait_closed(self, timeout: float = 10.0) -> None:
         """Wait until the process group is gone (bounded)."""

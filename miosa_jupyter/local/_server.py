@@ -21,6 +21,7 @@ import uvicorn
 from .._errors import LocalServerError
 from ._app import create_app
 from ._computer import LOOPBACK_HOSTS, LocalComputer, LocalSettings
+from ._conn import GuardedH11, raise_fd_limit
 from ._process import LocalProcess
 
 __all__ = ["LocalServer", "local_server"]
@@ -59,10 +60,18 @@ class LocalServer:
         self.computer: LocalComputer = self.app.state.computer
         self._sock = _bind(host, port)
         self.port: int = self._sock.getsockname()[1]
+        protocol = type(
+            "Protocol",
+            (GuardedH11,),
+            {
+                "request_timeout": self.settings.request_timeout,
+                "max_connections": self.settings.max_connections,
+            },
+        )
         config = uvicorn.Config(
             self.app,
             loop="asyncio",
-            http="h11",
+            http=protocol,
             lifespan="off",
             log_config=None,  # don't reconfigure the kernel's logging
             access_log=False,  # access lines would carry ?ticket=
@@ -125,6 +134,7 @@ class LocalServer:
 
     def _serve(self) -> None:
         _quiet_uvicorn()
+        raise_fd_limit()
         self._server.run(sockets=[self._sock])
 
     def __enter__(self) -> LocalServer:

@@ -1,10 +1,15 @@
-"""A watchdog for the local computer's commands: it kills their process groups if the server dies.
+"""A watchdog for the local computer's commands: what they started ends when the server ends.
 
 Each command runs in its own session (so timeouts and cancels can kill its whole group), which also
 means nothing else kills it when the server process is SIGKILLed. So the server starts one small
 watchdog process and tells it, over a pipe, each group it starts (``+PGID``) and ends (``-PGID``).
-When the pipe closes (the server exited, however it exited) the watchdog SIGKILLs the groups still
-registered, then exits. Run as ``python -m miosa_jupyter.local._watchdog``; it imports nothing else.
+When the pipe closes (the server stopped or died, however it ended) the watchdog SIGKILLs the groups
+still registered, then every process that carries the server's marker in its environment
+(``=MARKER``: ``MIOSA_LOCAL_RUN=<id>``, which every command and its descendants inherit): the daemons
+a command started with ``setsid`` outlive the command, as a person starting a server wants, but not
+the local computer (Jenkins' ProcessTreeKiller finds a build's strays the same way). A process that
+clears its environment escapes this. Run as ``python -m miosa_jupyter.local._watchdog``; it imports
+nothing else.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ __all__ = ["Watchdog"]
 class Watchdog:
     """The server's side: start the watchdog once, then report groups as they start and end."""
 
-    def __init__(self) -> None:
+    def __init__(self, marker: str = "") -> None:
+        self.marker = marker  # MIOSA_LOCAL_RUN's value in the commands' environment
         self._proc: subprocess.Popen[bytes] | None = None
 
     def _pipe(self) -> subprocess.Popen[bytes] | None:
@@ -35,6 +41,8 @@ class Watchdog:
                     start_new_session=True,  # not in the server's group: it must outlive it
                     close_fds=True,
                 )
+                if self.marker and self._proc.stdin is not None:
+                    self._proc.stdin.write(f"={self.marker}\n".encode())
         return self._proc
 
     def _say(self, line: str) -> None:
@@ -59,8 +67,12 @@ class Watchdog:
                 self._proc.wait(5)
 
 
+MARKER_ENV = "MIOSA_LOCAL_RUN"
+
+
 def _watch() -> None:
     groups: set[int] = set()
+    marker = b""
     with contextlib.suppress(OSError, KeyboardInterrupt):
         for raw in sys.stdin.buffer:
             line = raw.strip()
@@ -68,9 +80,32 @@ def _watch() -> None:
                 groups.add(int(line[1:]))
             elif line[:1] == b"-":
                 groups.discard(int(line[1:]))
+            elif line[:1] == b"=":
+                marker = line[1:]
     for pgid in groups:
         with contextlib.suppress(OSError):
             os.killpg(pgid, signal.SIGKILL)
+    if marker:
+        kill_marked(MARKER_ENV.encode() + b"=" + marker)
+
+
+def kill_marked(entry: bytes) -> list[int]:
+    """SIGKILL every process (of ours to read) whose environment holds ``entry``; their pids."""
+    killed = []
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = f.read()
+        except OSError:  # gone, or not ours
+            continue
+        if entry in env.split(b"\0"):
+            with contextlib.suppress(OSError):
+                os.kill(int(name), signal.SIGKILL)
+                killed.append(int(name))
+    return killed
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ class ProcServer:
     """
 
     def __init__(self, **settings: Any) -> None:
-        settings.setdefault("token", "T")
+        settings.setdefault("token", "token-of-the-reliability-tests")
         self.token: str = settings["token"]
         self.proc = subprocess.Popen(
             [sys.executable, str(SERVE), json.dumps(settings)],

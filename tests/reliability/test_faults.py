@@ -17,7 +17,7 @@ import pytest
 
 from miosa_jupyter import AsyncMiosa, LocalServer, LocalServerError, LocalSettings, Miosa, StreamError
 
-from ..conftest import group_gone, pid_gone, wait_until
+from ..conftest import TEST_TOKEN, group_gone, pid_gone, wait_until
 from ..kernel_helpers import Kernel
 from .conftest import alive, wait_pidfile
 
@@ -55,8 +55,8 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
     The command does not outlive its server: the server's watchdog process (``local/_watchdog.py``)
     sees its pipe close and SIGKILLs every group the server had registered.
     """
-    srv = subserver("--port", "0", "--token", "T")
-    kernel = Kernel(env=offline_env(MIOSA_API_KEY="T", MIOSA_BASE_URL=srv.base_url))
+    srv = subserver("--port", "0", token=TEST_TOKEN)
+    kernel = Kernel(env=offline_env(MIOSA_API_KEY=TEST_TOKEN, MIOSA_BASE_URL=srv.base_url))
     try:
         assert kernel.run("%load_ext miosa_jupyter").reply["status"] == "ok"
         pidfile = tmp_path / "pid"
@@ -92,7 +92,7 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
 
 @pytest.mark.slow
 def test_async_client_raises_stream_error_when_the_server_is_killed(subserver, pids):
-    srv = subserver("--port", "0", "--token", "T")
+    srv = subserver("--port", "0", token=TEST_TOKEN)
 
     async def main() -> tuple[list[Any], BaseException | None, float]:
         seen: list[Any] = []
@@ -121,7 +121,7 @@ def test_sigterm_with_streams_open_exits_promptly_and_leaves_no_process(subserve
     """SIGTERM to ``miosa-jupyter serve`` with three streams open (a plain one, one that ignores
     SIGTERM, one with a background grandchild): it exits within a few seconds, each stream ends with
     an ``error`` event or a ``StreamError`` (no hang), and no process of any command is left."""
-    srv = subserver("--port", "0", "--token", "T")
+    srv = subserver("--port", "0", token=TEST_TOKEN)
     client = Miosa(srv.token, base_url=srv.base_url)
     commands = [
         "echo $$; sleep 300",

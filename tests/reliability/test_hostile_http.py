@@ -28,7 +28,7 @@ CID = "local"
 BASE = f"/api/v1/computers/{CID}"
 ENDPOINTS = [f"{BASE}/exec/stream", f"{BASE}/exec", f"{BASE}/exec/python"]
 FIELDS = {"command", "code", "timeout", "shell"}
-RESULT_KEYS = {"stdout", "stderr", "output", "exit_code", "success", "duration_ms", "timed_out"}
+RESULT_KEYS = {"stdout", "stderr", "output", "exit_code", "success", "duration_ms", "timed_out", "truncated"}
 
 json_scalars = st.one_of(
     st.none(),

@@ -17,7 +17,7 @@ import pytest
 from miosa_jupyter import Miosa
 from miosa_jupyter._stream import StreamLines
 
-from ..conftest import raw_client, wait_until
+from ..conftest import TEST_TOKEN, raw_client, wait_until
 from .conftest import Figures, PeakRss, mib, wait_pidfile
 
 CID = "local"
@@ -170,7 +170,7 @@ def test_200_mb_of_stdout_is_drained_with_bounded_server_memory(subserver):
     doesn't buffer it (the pipe, the bounded queue and the socket push back on the command)."""
     import psutil
 
-    srv = subserver("--port", "0", "--token", "T")
+    srv = subserver("--port", "0", token=TEST_TOKEN)
     ps = psutil.Process(srv.proc.pid)
     command = "yes \"$(printf '%0999d' 0)\" | head -c 200000000"
     chars = lines = batches = 0

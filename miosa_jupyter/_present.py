@@ -23,6 +23,8 @@ __all__ = [
     "banner_text",
     "banner_words",
     "count_text",
+    "cut_html",
+    "cut_text",
     "header_html",
     "hidden_text",
     "line_html",
@@ -85,6 +87,11 @@ def hidden_text(n: int) -> str:
     return f"… {_plural(n, 'line')} hidden …"
 
 
+def cut_text(cut: int) -> str:
+    """What a line too long to show says at its end: `` … 12,345 more characters``."""
+    return f" … {cut:,} more characters"
+
+
 def banner_words(result: ExecResult, timeout: int | None = None) -> str:
     """The banner's words after its outcome word: ``exit 0 · 45.3 s``, ``after 300 s`` (timed out),
     the error message..."""
@@ -139,6 +146,10 @@ def banner_html(status: str, words: str) -> str:
         f'<span class="miosa-outcome">{LABELS[status]}</span>'
         f'<span class="miosa-words">{html.escape(words, quote=False)}</span></div>'
     )
+
+
+def cut_html(cut: int) -> str:
+    return f'<span class="miosa-cut">{cut_text(cut)}</span>'
 
 
 # SGR (group 1) or any other escape sequence / control character, which is dropped, never shown.

@@ -15,6 +15,7 @@ from ._present import (
     banner_html,
     banner_text,
     count_text,
+    cut_text,
     first_line,
     header_html,
     hidden_text,
@@ -26,11 +27,7 @@ from ._present import (
 if TYPE_CHECKING:
     from ._runner import Snapshot
 
-__all__ = ["LINE_SHOWN", "Record"]
-
-# A screen line is shown up to this many characters (the transcript keeps it whole): one 10 MB line
-# must not become a 10 MB update, nor 100,000 colour codes 4 MB of HTML.
-LINE_SHOWN = 16384
+__all__ = ["Record"]
 
 
 class Record:
@@ -91,15 +88,11 @@ class Record:
     def text(self) -> str:
         final = self._final
         out = [f"$ {first_line(self._command)}    [{self._computer}]"]
-        for i, (_, lines) in enumerate(final.spans):
+        for i, (start, lines) in enumerate(final.spans):
             if i == 1 and final.hidden > 0:
                 out.append(hidden_text(final.hidden))
-            out += [_shown_text(text) for text, _ in lines]
+            for j, (text, _) in enumerate(lines):
+                cut = final.cuts.get(start + j, 0)
+                out.append(line_text(text) + (cut_text(cut) if cut else ""))
         out.append(banner_text(self.status, final.words))
         return "\n".join(out)
-
-
-def _shown_text(raw: str) -> str:
-    text = line_text(raw)
-    cut = len(text) - LINE_SHOWN
-    return text if cut <= 0 else f"{text[:LINE_SHOWN]} … {cut:,} more characters"

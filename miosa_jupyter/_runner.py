@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._errors import MiosaError
 from ._models import TERMINAL_EVENTS, ExecResult
 from ._present import banner_words
-from ._screen import Run as Span
-from ._screen import Screen
+from ._screen import Screen, Span
 from ._stream import StreamLines
 from ._transcript import Transcript
 
@@ -49,6 +48,7 @@ class Snapshot:
     open: bool  # the last line has no newline yet
     summary: ExecResult | None = None  # None while running
     words: str = ""  # the banner's words once it has ended
+    cuts: dict[int, int] = dataclasses.field(default_factory=dict)  # line -> columns past LINE_CAP
 
     @property
     def hidden(self) -> int:
@@ -67,6 +67,7 @@ class Delta:
     texts: list[tuple[str, str]]  # (stream, text) as it arrived, for views that print streams
     line_count: int
     snapshot: Snapshot | None = None  # the whole window, now and then (see the module docstring)
+    cuts: dict[int, int] = dataclasses.field(default_factory=dict)  # line -> columns past LINE_CAP
 
 
 class View(Protocol):
@@ -320,12 +321,14 @@ class Run:
                 snapshot = self._take_snapshot()
                 self._snapshot_seq, self._snapshot_at = self._changes, now
             count = self._screen.count
+            cuts = self._screen.cuts(spans)
         if self._view is not None and (spans or texts or snapshot):
-            self._view.update(Delta(spans, texts, count, snapshot))
+            self._view.update(Delta(spans, texts, count, snapshot, cuts))
 
     def _take_snapshot(self, summary: ExecResult | None = None, words: str = "") -> Snapshot:
         screen = self._screen
-        return Snapshot(screen.window(), screen.count, screen.open, summary, words)
+        spans = screen.window()
+        return Snapshot(spans, screen.count, screen.open, summary, words, screen.cuts(spans))
 
     def _finish(self) -> None:
         if self._ended.is_set():

@@ -16,8 +16,8 @@ import anywidget
 import traitlets
 
 from ._budget import Budget, kernel_budget
-from ._present import STATIC, banner_html, header_html, line_html
-from ._record import LINE_SHOWN, Record
+from ._present import STATIC, banner_html, cut_html, header_html, line_html
+from ._record import Record
 
 if TYPE_CHECKING:
     from ._runner import Delta, Run, Snapshot, Span
@@ -131,29 +131,29 @@ class WidgetView:
     def update(self, delta: Delta) -> None:
         if delta.spans:
             self.seq += 1
-            spans = self._render(delta.spans, self.budget)
+            spans = self._render(delta.spans, self.budget, delta.cuts)
             self.widget.send_lines(self.seq, spans, delta.line_count)
             self.traffic.spend(1, _size(spans))
         if delta.snapshot is not None:
-            spans = self._render(delta.snapshot.spans, None)
+            spans = self._render(delta.snapshot.spans, None, delta.snapshot.cuts)
             with self.widget.hold_sync():
                 count = delta.snapshot.line_count
                 self.widget.window = {"seq": self.seq, "spans": spans, "line_count": count}
                 self.widget.line_count = count
             self.traffic.spend(1, _size(spans))
 
-    def _render(self, spans: list[Span], budget: int | None) -> list[list[Any]]:
+    def _render(self, spans: list[Span], budget: int | None, cuts: dict[int, int]) -> list[list[Any]]:
         out: list[list[Any]] = []
         left = budget if budget is not None else -1
         for start, lines in spans:
             if start < self.head:  # the head is small and fixed: always whole
-                out.append([start, [_html(line) for line in lines]])
+                out.append([start, [_html(line, cuts.get(start + i, 0)) for i, line in enumerate(lines)]])
                 continue
             picked: list[str] = []
-            for line in reversed(lines):  # newest first, until the budget is spent
+            for back, line in enumerate(reversed(lines)):  # newest first, until the budget is spent
                 if budget is not None and len(picked) >= self.max_lines:
                     break
-                h = _html(line)
+                h = _html(line, cuts.get(start + len(lines) - 1 - back, 0))
                 if budget is not None and picked and left - len(h) < 0:
                     break
                 left -= len(h)
@@ -165,7 +165,7 @@ class WidgetView:
     def end(self, final: Snapshot) -> None:
         assert final.summary is not None
         status = final.summary.outcome
-        rendered = self._render(final.spans, None)
+        rendered = self._render(final.spans, None, final.cuts)
         # The end always goes out, in turn: the window, then the record (its HTML with the
         # stylesheet, and its text): about three times the window.
         self.traffic.wait(2, 3 * _size(rendered) + 10_000)
@@ -192,11 +192,6 @@ def _keep(widget: Any) -> None:
         _FINISHED.popleft().close()
 
 
-def _html(line: Line) -> str:
-    text = line[0]
-    if len(text) <= LINE_SHOWN:
-        return line_html(text, line[1])
-    cut = len(text) - LINE_SHOWN
-    return (
-        line_html(text[:LINE_SHOWN], line[1]) + f'<span class="miosa-cut"> … {cut:,} more characters</span>'
-    )
+def _html(line: Line, cut: int) -> str:
+    body = line_html(line[0], line[1])  # at most LINE_CAP columns: the screen keeps no more
+    return body + cut_html(cut) if cut else body

@@ -21,7 +21,8 @@ from .conftest import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LOAD, QUIET, LONG, RELOAD, COLOURS, TWO_TABS, SCROLL = range(7)
+LOAD, QUIET, LONG, RELOAD, COLOURS, TWO_TABS, SCROLL, RICH, PYTEST = range(9)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tty"
 CELLS = [
     ("code", "%load_ext miosa_jupyter"),
     ("code", "%%miosa\necho 'Downloading...'; sleep 3; echo done"),
@@ -33,6 +34,9 @@ CELLS = [
     ),
     ("code", "%%miosa\nfor i in $(seq 1 12); do echo tab $i; sleep 0.5; done"),
     ("code", "%%miosa\nfor i in $(seq 1 100); do echo row $i; sleep 0.04; done"),
+    # Real tools' output captured under a pty (rich's two progress bars and a table; pytest --color)
+    ("code", f"%%miosa\ncat {FIXTURES / 'rich.tty'}"),
+    ("code", f"%%miosa\ncat {FIXTURES / 'pytest.tty'}"),
 ]
 
 # What is visible of a run's view: its lines that lie inside the output box's visible rectangle.
@@ -293,3 +297,29 @@ def test_scrolling_up_pauses_the_follow_and_the_end_resumes_it(front: Front, art
         timeout=CELL_MS
     )
     assert front.look(SCROLL)["shown"][-1] == "row 100"
+
+
+def _oracle(name: str) -> list[str]:
+    """The text a terminal shows at the end of a fixture, by pyte (the maintained emulator)."""
+    import pyte
+
+    screen = pyte.HistoryScreen(300, 24, history=100_000)
+    screen.set_mode(pyte.modes.LNM)
+    pyte.Stream(screen).feed((FIXTURES / name).read_bytes().decode("utf-8", "replace"))
+    rows = [*screen.history.top, *(screen.buffer[y] for y in range(24))]
+    lines = ["".join(row[x].data for x in range(300)).rstrip() for row in rows]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+@pytest.mark.parametrize(("cell", "name"), [(RICH, "rich.tty"), (PYTEST, "pytest.tty")])
+def test_real_tools_output_shows_what_a_terminal_shows(front: Front, artifacts: Path, cell: int, name: str):
+    front.nb.run_cell(cell)
+    rec = front.nb.output(cell).locator(".miosa-record")
+    expect(rec.locator(".miosa-banner-success")).to_be_visible()
+    shown = [t.rstrip() for t in rec.locator(".miosa-line").all_inner_texts()]
+    front.shot(artifacts, name.removesuffix(".tty"), cell)
+    assert shown == _oracle(name)
+    # colour reached the page as the theme's classes (rich's bars, pytest's red and green)
+    assert rec.locator(".miosa-line span[class*='ansi-']").count() > 0

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
 
 import httpx
 
+from ._errors import ERROR_BODY_LIMIT, MiosaError, cut
 from ._models import ExecResult
-from ._stream import AsyncExecStream, ExecStream, check_events_response
+from ._stream import AsyncExecStream, ExecStream, aopen_events, open_events, origin_of
 
 if TYPE_CHECKING:
     from ._client import AsyncMiosa, Miosa
 
 __all__ = ["AsyncComputers", "AsyncExec", "Computers", "Exec"]
 
-# The event stream may be quiet for minutes (a long compile): no read timeout, bounded connect.
-STREAM_TIMEOUT = httpx.Timeout(10.0, read=None)
+
+class _ClientDefault:
+    def __repr__(self) -> str:
+        return "<the client's>"
+
+
+CLIENT_DEFAULT: Any = _ClientDefault()  # an idle_timeout not given: the client's (None means none)
 
 
 def _path(computer_id: str, tail: str = "") -> str:
@@ -33,26 +38,42 @@ def _body(command: str, timeout: int | None, shell: str | None) -> dict[str, Any
     return body
 
 
-def _events_request(
-    http: httpx.Client | httpx.AsyncClient, base_url: str, computer_id: str, answer: dict[str, Any]
-) -> httpx.Request:
-    """Build the GET for the events URL.
+def _events_url(base_url: str, computer_id: str, answer: dict[str, Any]) -> str:
+    """The events URL of a ticket answer.
 
     ``stream_url`` is origin-relative and already holds ``/api/v1``: resolve it with urljoin, never by
-    concatenation. The ticket is the credential, so the API key is not sent there.
+    concatenation. It must stay on the base URL's origin: the ticket in it is a credential.
     """
-    ticket = answer.get("ticket", "")
-    url = answer.get("stream_url")
-    if url:
+    ticket, url = answer.get("ticket"), answer.get("stream_url")
+    if isinstance(url, str) and url:
         url = urljoin(base_url + "/", url)
-    else:
-        url = f"{base_url}{_path(computer_id, '/exec/stream/events')}?ticket={quote(ticket, safe='')}"
-    return http.build_request(
-        "GET",
-        url,
-        headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
-        timeout=STREAM_TIMEOUT,
+        if origin_of(url) != origin_of(base_url):
+            raise MiosaError(
+                f"The server's stream_url {cut(url, 100)!r} is on another origin than the base URL "
+                f"{base_url!r}; it is not followed (the ticket in it is a credential). The command was "
+                f"started on {computer_id} and may still be running; its output could not be read."
+            )
+        return url
+    if url in (None, "") and isinstance(ticket, str) and ticket:
+        return f"{base_url}{_path(computer_id, '/exec/stream/events')}?ticket={quote(ticket, safe='')}"
+    raise MiosaError(
+        f"The server's answer to the POST has no usable ticket or stream_url "
+        f"(keys: {cut(', '.join(map(str, answer)), 100) or 'none'}). The command may have started on "
+        f"{computer_id}, but without one its output can't be read."
     )
+
+
+def idle_seconds(value: Any) -> float | None:
+    """Check an ``idle_timeout``: seconds > 0, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"idle_timeout must be a number of seconds > 0, or None; got {value!r}")
+    return float(value)
+
+
+def _idle(client: Miosa | AsyncMiosa, idle_timeout: Any) -> float | None:
+    return client.idle_timeout if idle_timeout is CLIENT_DEFAULT else idle_seconds(idle_timeout)
 
 
 class Exec:
@@ -62,40 +83,45 @@ class Exec:
         self._client = client
 
     def stream(
-        self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
+        self,
+        computer_id: str,
+        *,
+        command: str,
+        timeout: int | None = None,
+        shell: str | None = None,
+        idle_timeout: float | None = CLIENT_DEFAULT,
     ) -> ExecStream:
         """Start ``command`` and connect to its event stream.
 
         The command starts on this call (never retried: a second POST would run it twice). Iterate
         the result for ``Event``s; the stream ends after ``exit``, ``timeout`` or ``error``.
+        ``idle_timeout`` overrides the client's for this stream (None: wait forever).
         """
         c = self._client
-        answer = c._request("POST", _path(computer_id, "/exec/stream"), json=_body(command, timeout, shell))
-        request = _events_request(c._http, c.base_url, computer_id, answer.json())
-        try:
-            response = c._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise c._connection_error(exc) from None
-        except KeyboardInterrupt:
-            # The command is running but its ticket may be unredeemed (it would run until the
-            # ticket expires): redeem it and hang up at once, so the computer ends it now.
-            _hang_up(c._http, request)
-            raise
-        if response.status_code >= 400 or "text/event-stream" not in response.headers.get("content-type", ""):
-            response.read()
-            response.close()
-            check_events_response(response)
-        return ExecStream(response, computer_id=computer_id, command=command)
+        idle = _idle(c, idle_timeout)
+        answer = c._request(
+            "POST",
+            _path(computer_id, "/exec/stream"),
+            json=_body(command, timeout, shell),
+            starts=computer_id,
+            limit=ERROR_BODY_LIMIT,
+        )
+        url = _events_url(c.base_url, computer_id, answer)
+        response = open_events(c._http, url, computer_id=computer_id, idle=idle)
+        return ExecStream(response, computer_id=computer_id, command=command, idle_timeout=idle)
 
     def run(
         self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
     ) -> ExecResult:
         """Run ``command`` and wait for it (``POST /exec``)."""
-        c = self._client
-        answer = c._request(
-            "POST", _path(computer_id, "/exec"), json=_body(command, timeout, shell), timeout=_wait(timeout)
+        answer = self._client._request(
+            "POST",
+            _path(computer_id, "/exec"),
+            json=_body(command, timeout, shell),
+            timeout=_wait(timeout),
+            starts=computer_id,
         )
-        return ExecResult.from_api(answer.json())
+        return ExecResult.from_api(answer)
 
     def python(self, computer_id: str, *, code: str, timeout: int | None = None) -> ExecResult:
         """Run Python ``code`` on the computer and wait for it (``POST /exec/python``)."""
@@ -103,9 +129,9 @@ class Exec:
         if timeout is not None:
             body["timeout"] = timeout
         answer = self._client._request(
-            "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout)
+            "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout), starts=computer_id
         )
-        return ExecResult.from_api(answer.json())
+        return ExecResult.from_api(answer)
 
 
 class AsyncExec:
@@ -115,54 +141,51 @@ class AsyncExec:
         self._client = client
 
     def stream(
-        self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
+        self,
+        computer_id: str,
+        *,
+        command: str,
+        timeout: int | None = None,
+        shell: str | None = None,
+        idle_timeout: float | None = CLIENT_DEFAULT,
     ) -> AsyncExecStream:
         """Start ``command`` on first use: ``async for event in client.exec.stream(...)``."""
         c = self._client
+        idle = _idle(c, idle_timeout)
 
         async def connect() -> httpx.Response:
             answer = await c._request(
-                "POST", _path(computer_id, "/exec/stream"), json=_body(command, timeout, shell)
+                "POST",
+                _path(computer_id, "/exec/stream"),
+                json=_body(command, timeout, shell),
+                starts=computer_id,
+                limit=ERROR_BODY_LIMIT,
             )
-            request = _events_request(c._http, c.base_url, computer_id, answer.json())
-            try:
-                response = await c._http.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise c._connection_error(exc) from None
-            if response.status_code >= 400 or "text/event-stream" not in response.headers.get(
-                "content-type", ""
-            ):
-                await response.aread()
-                await response.aclose()
-                check_events_response(response)
-            return response
+            url = _events_url(c.base_url, computer_id, answer)
+            return await aopen_events(c._http, url, computer_id=computer_id, idle=idle)
 
-        return AsyncExecStream(connect, computer_id=computer_id, command=command)
+        return AsyncExecStream(connect, computer_id=computer_id, command=command, idle_timeout=idle)
 
     async def run(
         self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
     ) -> ExecResult:
         answer = await self._client._request(
-            "POST", _path(computer_id, "/exec"), json=_body(command, timeout, shell), timeout=_wait(timeout)
+            "POST",
+            _path(computer_id, "/exec"),
+            json=_body(command, timeout, shell),
+            timeout=_wait(timeout),
+            starts=computer_id,
         )
-        return ExecResult.from_api(answer.json())
+        return ExecResult.from_api(answer)
 
     async def python(self, computer_id: str, *, code: str, timeout: int | None = None) -> ExecResult:
         body: dict[str, Any] = {"code": code}
         if timeout is not None:
             body["timeout"] = timeout
         answer = await self._client._request(
-            "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout)
+            "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout), starts=computer_id
         )
-        return ExecResult.from_api(answer.json())
-
-
-def _hang_up(http: httpx.Client, request: httpx.Request) -> None:
-    with (
-        contextlib.suppress(Exception),
-        http.stream("GET", request.url, headers=request.headers, timeout=2.0),
-    ):
-        pass
+        return ExecResult.from_api(answer)
 
 
 def _wait(timeout: int | None) -> httpx.Timeout:
@@ -177,17 +200,16 @@ class Computers:
         self._client = client
 
     def list(self) -> list[dict[str, Any]]:
-        body = self._client._request("GET", "/computers").json()
-        return _items(body)
+        return _items(self._client._request("GET", "/computers", expect=(dict, list)))
 
     def get(self, computer_id: str) -> dict[str, Any]:
-        return self._client._request("GET", _path(computer_id)).json()
+        return self._client._request("GET", _path(computer_id))
 
     def start(self, computer_id: str) -> dict[str, Any]:
-        return self._client._request("POST", _path(computer_id, "/start")).json()
+        return self._client._request("POST", _path(computer_id, "/start"))
 
     def stop(self, computer_id: str) -> dict[str, Any]:
-        return self._client._request("POST", _path(computer_id, "/stop")).json()
+        return self._client._request("POST", _path(computer_id, "/stop"))
 
 
 class AsyncComputers:
@@ -197,20 +219,21 @@ class AsyncComputers:
         self._client = client
 
     async def list(self) -> list[dict[str, Any]]:
-        return _items((await self._client._request("GET", "/computers")).json())
+        return _items(await self._client._request("GET", "/computers", expect=(dict, list)))
 
     async def get(self, computer_id: str) -> dict[str, Any]:
-        return (await self._client._request("GET", _path(computer_id))).json()
+        return await self._client._request("GET", _path(computer_id))
 
     async def start(self, computer_id: str) -> dict[str, Any]:
-        return (await self._client._request("POST", _path(computer_id, "/start"))).json()
+        return await self._client._request("POST", _path(computer_id, "/start"))
 
     async def stop(self, computer_id: str) -> dict[str, Any]:
-        return (await self._client._request("POST", _path(computer_id, "/stop"))).json()
+        return await self._client._request("POST", _path(computer_id, "/stop"))
 
 
-def _items(body: Any) -> list[dict[str, Any]]:
+def _items(body: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:
     # The list's envelope varies between API versions: {data: [...]}, {computers: [...]}, or a bare list.
     if isinstance(body, list):
         return body
-    return body.get("data") or body.get("computers") or []
+    items = body.get("data") or body.get("computers") or []
+    return items if isinstance(items, list) else []

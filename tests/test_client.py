@@ -135,6 +135,14 @@ def test_stream_url_is_resolved_with_urljoin(server, suffix):
     assert len(get) == 1
     assert get[0].url.path == "/api/v1/computers/local/exec/stream/events"
     assert "Authorization" not in get[0].headers, "the API key must not be sent to the events URL"
+    assert get[0].headers["Accept-Encoding"] == "identity", "the stream is read raw: ask for it raw"
+
+
+def test_heartbeats_of_the_local_computer_keep_a_quiet_command_alive(server):
+    # FAST: a heartbeat every 0.5 s; the command is silent for three times the idle timeout.
+    with Miosa(server.token, base_url=server.base_url, idle_timeout=0.6) as client:
+        events = list(client.exec.stream("local", command="sleep 1.8; echo woke"))
+    assert [(e.type, e.line) for e in events] == [("output", "woke\n"), ("exit", "")]
 
 
 def test_the_post_is_sent_exactly_once(server):
@@ -160,9 +168,13 @@ def test_the_post_is_not_retried_when_the_events_connection_fails(server, tmp_pa
 
     with httpx.Client(event_hooks={"request": [break_events]}) as http:
         client = Miosa(server.token, base_url=server.base_url, http_client=http)
-        with pytest.raises(APIConnectionError):
+        with pytest.raises(APIConnectionError) as info:
             client.exec.stream("local", command=f"echo run >> {marker}")
     assert [r.method for r in log] == ["POST", "GET"]
+    # The POST was answered: the command runs, and the message must not say otherwise.
+    assert info.value.started is True
+    assert "nothing was started" not in str(info.value)
+    assert "started on local and may still be running" in str(info.value)
     wait_until(marker.exists)
     assert marker.read_text() == "run\n"
 
@@ -306,6 +318,8 @@ def test_closed_port_raises_api_connection_error_quickly():
             client.computers.list()
     assert time.monotonic() - started < 5
     assert f"127.0.0.1:{port}" in str(info.value)
+    assert "nothing was started" in str(info.value)  # a refused connect sent nothing
+    assert info.value.started is False
 
 
 # -- AsyncMiosa --------------------------------------------------------------------------------

@@ -137,6 +137,33 @@ def test_heartbeat_after_an_event_with_an_id_is_not_an_event():
     assert parse_bytes(text.encode(), [5]) == want
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_one_long_event_cut_into_many_reads_is_parsed_whole(eol):
+    # Issue 10: the text of an unfinished event was re-joined and re-searched on every read
+    # (quadratic: 12.6 s for one 40 MB event). The time is in the benchmark of
+    # tests/test_client_long_events.py; here, that the pieces come back whole on both paths.
+    line = "é" * 1_500_000 + "x"
+    text = (
+        f'event: output{eol}data: {{"line":"{line}"}}{eol}{eol}'
+        + f"data: a{eol}"
+        + f"data: {'y' * 1_000_000}{eol}" * 3
+        + eol
+        + f": {'z' * 100_000}{eol}{eol}"
+    )
+    data = text.encode()
+    events = parse_bytes(data, list(range(4099, len(data), 4099)))  # cuts inside é too
+    assert events == oracle(text)
+    assert [len(d) for _, d in events] == [len(line) + 11, 1 + 3 * 1_000_001]
+
+
+def test_a_bom_starts_no_field_name_on_either_path():
+    for text in ["\ufeffevent: exit\ndata: {}\n\n", "\ufeffdata: x\r\n\r\n"]:
+        for cut in range(len(text) + 1):
+            parser = SSEParser()
+            events = parser.feed(text[:cut]) + parser.feed(text[cut:])
+            assert normalise(events) == oracle(text[1:]), cut
+
+
 def test_parser_mixes_fast_and_slow_frames_in_one_stream():
     text = (
         strict_frame("output", '{"line":"a\\n"}')
@@ -203,16 +230,16 @@ def test_encoded_terminal_event_round_trips(name, payload):
 def test_bulk_decoded_output_runs_match_the_per_event_decoding(chunks, cuts):
     """The client's fast path (``split_outputs``: one json.loads per region, no per-line parsing)
     gives exactly the lines the general path gives, however the bytes are cut."""
-    from miosa_jupyter._stream import _Decoder, _events
+    from miosa_jupyter._sse import Decoder, iter_events
 
     wire = b"".join(encode_output(OutputChunk(stream, lines, partial)) for lines, partial, stream in chunks)
     wire += encode_event("exit", {"exit_code": 0, "duration_ms": 1})
-    decoder = _Decoder()
+    decoder = Decoder()
     bounds = sorted({c for c in cuts if 0 < c < len(wire)})
     parts = []
     for start, end in zip([0, *bounds], [*bounds, len(wire)], strict=True):
         parts += decoder.feed(wire[start:end])
-    fast = [(e.type, e.data.get("line"), e.data.get("stream")) for e in _events(parts)]
+    fast = [(e.type, e.data.get("line"), e.data.get("stream")) for e in iter_events(parts)]
     slow = [
         (name, json.loads(data).get("line"), json.loads(data).get("stream"))
         for name, data in parse_bytes(wire, [])
@@ -222,8 +249,8 @@ def test_bulk_decoded_output_runs_match_the_per_event_decoding(chunks, cuts):
 
 
 def test_a_region_of_one_stream_is_decoded_in_bulk():
-    from miosa_jupyter._stream import StreamLines, _Decoder
+    from miosa_jupyter._sse import Decoder, StreamLines
 
     lines = ["plain", 'quote " and \\ backslash', "tab\there", "é€😀"]
-    parts = _Decoder().feed(encode_output(OutputChunk("stderr", lines, False)))
+    parts = Decoder().feed(encode_output(OutputChunk("stderr", lines, False)))
     assert parts == [StreamLines("stderr", [line + "\n" for line in lines])]

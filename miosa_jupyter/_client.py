@@ -20,8 +20,8 @@ from ._errors import (
     cut,
     error_from_response,
 )
+from ._events_get import aread_bounded, read_bounded
 from ._resources import AsyncComputers, AsyncExec, Computers, Exec, idle_seconds
-from ._stream import aread_bounded, read_bounded
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncMiosa", "Miosa", "connect"]
 

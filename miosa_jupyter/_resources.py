@@ -8,8 +8,9 @@ from urllib.parse import quote, urljoin
 import httpx
 
 from ._errors import ERROR_BODY_LIMIT, MiosaError, cut
+from ._events_get import aopen_events, open_events, origin_of
 from ._models import ExecResult
-from ._stream import AsyncExecStream, ExecStream, aopen_events, open_events, origin_of
+from ._stream import AsyncExecStream, ExecStream
 
 if TYPE_CHECKING:
     from ._client import AsyncMiosa, Miosa

@@ -25,7 +25,7 @@ from ._present import (
 )
 
 if TYPE_CHECKING:
-    from ._runner import Snapshot
+    from ._view import Snapshot
 
 __all__ = ["Record"]
 

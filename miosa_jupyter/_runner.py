@@ -15,14 +15,15 @@ import dataclasses
 import threading
 import time
 from itertools import groupby, repeat
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._errors import MiosaError
 from ._models import TERMINAL_EVENTS, ExecResult
 from ._present import banner_words
-from ._screen import Screen, Span
+from ._screen import Screen
 from ._stream import StreamLines
 from ._transcript import Transcript
+from ._view import Delta, Snapshot, View
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,57 +31,13 @@ if TYPE_CHECKING:
     from ._client import Miosa
     from ._stream import Batch, ExecStream
 
-__all__ = ["Delta", "Run", "Snapshot", "Span", "View"]
+__all__ = ["Run"]
 
 _GET = dict.get
 
 
 def itemgetter_stream(payload: dict[str, Any]) -> Any:
     return payload.get("stream")
-
-
-@dataclasses.dataclass(frozen=True)
-class Snapshot:
-    """The run's whole window at one moment; at the end also how it ended (``summary``, ``words``)."""
-
-    spans: list[Span]  # [(0, head lines), (tail_start, tail lines)]
-    line_count: int
-    open: bool  # the last line has no newline yet
-    summary: ExecResult | None = None  # None while running
-    words: str = ""  # the banner's words once it has ended
-    cuts: dict[int, int] = dataclasses.field(default_factory=dict)  # line -> columns past LINE_CAP
-
-    @property
-    def hidden(self) -> int:
-        """Lines between the head and the tail that the window doesn't hold."""
-        if len(self.spans) < 2:
-            return 0
-        (_, head), (tail_start, _) = self.spans[0], self.spans[-1]
-        return tail_start - len(head)
-
-
-@dataclasses.dataclass(frozen=True)
-class Delta:
-    """What changed since the previous update: screen lines, and the output text itself."""
-
-    spans: list[Span]  # changed screen lines
-    texts: list[tuple[str, str]]  # (stream, text) as it arrived, for views that print streams
-    line_count: int
-    snapshot: Snapshot | None = None  # the whole window, now and then (see the module docstring)
-    cuts: dict[int, int] = dataclasses.field(default_factory=dict)  # line -> columns past LINE_CAP
-
-
-class View(Protocol):
-    """Where a run shows itself: the widget, or plain text. Called on the driving thread only.
-
-    ``ready()`` says whether the view takes an update now; when it says no, the changes wait and
-    go out merged with later ones (the live view uses it to keep the kernel's traffic budget).
-    """
-
-    def begin(self, run: Run) -> None: ...
-    def ready(self) -> bool: ...
-    def update(self, delta: Delta) -> None: ...
-    def end(self, final: Snapshot) -> None: ...
 
 
 class Run:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ._present import banner_text
 
 if TYPE_CHECKING:
-    from ._runner import Delta, Run, Snapshot
+    from ._runner import Run
+    from ._view import Delta, Snapshot
 
 __all__ = ["TextView"]
 

@@ -20,8 +20,9 @@ from ._present import STATIC, banner_html, cut_html, header_html, line_html
 from ._record import Record
 
 if TYPE_CHECKING:
-    from ._runner import Delta, Run, Snapshot, Span
-    from ._screen import Line
+    from ._runner import Run
+    from ._screen import Line, Span
+    from ._view import Delta, Snapshot
 
 __all__ = ["TerminalView", "WidgetView"]
 

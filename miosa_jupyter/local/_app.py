@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import hmac
 import json
 import shlex
@@ -23,6 +21,7 @@ from starlette.routing import Route
 from ._computer import ApiError, LocalComputer, LocalSettings
 from ._exec import Execution
 from ._guard import CORS, Guard, api_error, http_error, internal_error
+from ._result import collect_unless_gone
 from ._sse import HEARTBEAT, OutputChunk, encode_event, encode_output
 from ._tickets import TicketRejected
 
@@ -138,7 +137,7 @@ async def exec_run(request: Request) -> Response:
     cid = request.path_params["id"]
     computer.check(cid)
     command, timeout, shell = _exec_args(await _json_body(request), computer.settings)
-    return JSONResponse(await _collect_unless_gone(request, computer, command, timeout, shell))
+    return JSONResponse(await collect_unless_gone(request, computer, command, timeout, shell))
 
 
 async def exec_python(request: Request) -> Response:
@@ -151,7 +150,7 @@ async def exec_python(request: Request) -> Response:
         raise ApiError(422, "VALIDATION_ERROR", "'code' is required: a non-empty string of Python.")
     body = {**body, "command": f"exec {shlex.quote(sys.executable)} -u -c {shlex.quote(code)}"}
     command, timeout, _ = _exec_args(body, computer.settings)
-    return JSONResponse(await _collect_unless_gone(request, computer, command, timeout, "/bin/sh"))
+    return JSONResponse(await collect_unless_gone(request, computer, command, timeout, "/bin/sh"))
 
 
 # -- the event stream ------------------------------------------------------------------------
@@ -184,90 +183,6 @@ async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[bytes
     finally:
         # The client went away (or the stream ended): a command no one reads is killed.
         execution.cancel()
-
-
-async def _collect_unless_gone(
-    request: Request, computer: LocalComputer, command: str, timeout: int, shell: str
-) -> dict[str, Any]:
-    """``_collect``, but a client that hangs up (Ctrl-C in ``exec.run``) ends the command at once,
-    as the stream path does, instead of letting it run to its timeout holding a slot."""
-    collect = asyncio.ensure_future(_collect(computer, command, timeout, shell))
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-    if not collect.done():  # the client left: _collect's cleanup kills the command
-        collect.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await collect
-        raise ApiError(499, "CLIENT_CLOSED_REQUEST", "The client went away; the command was stopped.")
-    return collect.result()
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-class _Tail:
-    """The last ``cap`` characters of a text built from chunks, and how many were cut before."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap, self.cut, self.size = cap, 0, 0
-        self.parts: collections.deque[str] = collections.deque()
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-        self.size += len(text)
-        while self.size - len(self.parts[0]) >= self.cap:
-            dropped = self.parts.popleft()
-            self.size -= len(dropped)
-            self.cut += len(dropped)
-        if self.size > self.cap:  # cut inside the oldest part
-            extra = self.size - self.cap
-            self.parts[0] = self.parts[0][extra:]
-            self.size -= extra
-            self.cut += extra
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-async def _collect(computer: LocalComputer, command: str, timeout: int, shell: str) -> dict[str, Any]:
-    """Run a command to its end and answer with its output: at most ``max_result`` characters of
-    each field, the tail kept (where errors are), and ``truncated`` saying how much was cut."""
-    execution = await computer.start(command, timeout=timeout, shell=shell)
-    execution.claimed.set()  # read here, no ticket
-    cap = computer.settings.max_result
-    out, err, both = _Tail(cap), _Tail(cap), _Tail(cap)
-    try:
-        while True:
-            item = await execution.queue.get()
-            if isinstance(item, OutputChunk):
-                text = "\n".join(item.lines) + ("" if item.partial else "\n")
-                (out if item.stream == "stdout" else err).add(text)
-                both.add(text)
-                continue
-            kind, data = item
-            break
-    finally:
-        execution.cancel()
-    if kind == "error":
-        raise ApiError(502, "AGENT_UNAVAILABLE", data["message"])
-    timed_out = kind == "timeout"
-    cut = {"stdout": out.cut, "stderr": err.cut, "output": both.cut}
-    return {
-        "stdout": out.text(),
-        "stderr": err.text(),
-        "output": both.text(),
-        "exit_code": 124 if timed_out else data["exit_code"],
-        "success": not timed_out and data["exit_code"] == 0,
-        "duration_ms": timeout * 1000 if timed_out else data["duration_ms"],
-        "timed_out": timed_out,
-        # Characters cut from the start of each field (its tail is kept); all 0: nothing was cut.
-        "truncated": cut if any(cut.values()) else None,
-    }
 
 
 # -- requests ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -43,7 +44,34 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cwd", help="directory commands run in (default: the current one)")
     # For LocalProcess: report URL and token as one JSON line on stdout, stop when stdin closes.
     serve.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser(
+        "demo",
+        help="open the quickstart notebook in JupyterLab, against the local computer",
+        description="Open notebooks/01-quickstart.ipynb in JupyterLab (needs the [lab] extra). Other "
+        "arguments go to `jupyter lab` (e.g. --no-browser --port=8899).",
+    )
     return parser
+
+
+QUICKSTART = "notebooks/01-quickstart.ipynb"
+
+
+def demo(notebook: str, extra: list[str]) -> int:
+    """``jupyter lab NOTEBOOK``, with ``--allow-root`` when run as root (as on a fresh cloud VM)."""
+    if not Path(notebook).exists():
+        print(
+            f"miosa-jupyter: {notebook} not found; run this from the project's folder.",
+            file=sys.stderr,
+        )
+        return 2
+    if importlib.util.find_spec("jupyterlab") is None:
+        print('miosa-jupyter: JupyterLab is missing: pip install -e ".[lab]"', file=sys.stderr)
+        return 2
+    args = [sys.executable, "-m", "jupyterlab", notebook, *extra]
+    if os.geteuid() == 0 and "--allow-root" not in extra:
+        args.append("--allow-root")  # Jupyter refuses root without it; nothing else changes
+    os.execv(sys.executable, args)  # noqa: S606 (this process becomes JupyterLab)
+    return 0  # not reached
 
 
 def _given_token(args: argparse.Namespace) -> str | None:
@@ -73,7 +101,11 @@ def _fail(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
+    if args.cmd == "demo":
+        return demo(QUICKSTART, extra)
+    if extra:
+        _parser().parse_args(argv)  # the usual error for an unknown argument
     try:
         token = _given_token(args)
     except SystemExit as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from miosa_jupyter import Miosa, StreamError
@@ -160,3 +162,63 @@ def test_sigint_stops_the_server_and_its_commands(subserver, pids):
     assert srv.proc.returncode in (0, 130)
     assert "Stopped" in srv.proc.stdout.read()
     assert "Traceback" not in srv.proc.stderr.read()
+
+
+@pytest.mark.slow
+def test_demo_opens_the_quickstart_in_jupyterlab_as_root_too(tmp_path):
+    """The README's first command ends in `miosa-jupyter demo`: on a fresh machine that runs as
+    root (Jupyter refuses root without --allow-root), it must still serve the notebook."""
+    repo = Path(__file__).resolve().parents[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIOSA_", "JUPYTER", "JPY_"))}
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "c"), JUPYTER_DATA_DIR=str(tmp_path / "d"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "r"))  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "miosa_jupyter",
+            "demo",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.token=",
+            "--LabApp.news_url=None",
+        ],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # `jupyter lab FILE` serves FILE's folder and opens FILE
+        url = f"http://127.0.0.1:{port}/api/contents/01-quickstart.ipynb?content=0"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "JupyterLab did not serve the quickstart"
+            time.sleep(0.2)  # polling a readiness check, not waiting for state
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_demo_outside_the_project_says_where_to_run_it(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "miosa_jupyter", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert "notebooks/01-quickstart.ipynb not found" in out.stderr and "Traceback" not in out.stderr

@@ -139,7 +139,7 @@ def test_a_thousand_sequential_execs_leak_nothing(proc_server):
         f"  server before [{before}]\n  server after  [{after}]\n"
         f"  client before [{me_before}]\n  client after  [{me_after}]"
     )
-    assert after.fds == before.fds
+    assert after.fds <= before.fds  # (a warm-up connection still closing may be counted before)
     assert after.threads <= before.threads
     assert after.children == 0
     assert after.rss - before.rss < 8 * 2**20, f"server memory grew by {mib(after.rss - before.rss)}"

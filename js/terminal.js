@@ -232,13 +232,14 @@ export function renderTerminal(model, el) {
       tailBox.replaceChildren(); // a new run: start over
       domTailStart = w.tailStart;
     }
-    // Lines that scrolled out of the window leave from the front, in one range.
+    // Lines that scrolled out of the window: their nodes move from the front to the end, where
+    // the lines that arrived go (sync rewrites them, newest first); none is made or thrown away.
     const drop = Math.min(w.tailStart - domTailStart, tailBox.children.length);
-    if (drop > 0) {
+    if (drop > 0 && drop < tailBox.children.length) {
       const range = document.createRange();
       range.setStartBefore(tailBox.firstChild);
       range.setEndAfter(tailBox.children[drop - 1]);
-      range.deleteContents();
+      tailBox.append(range.extractContents());
     }
     domTailStart = w.tailStart;
     const left = sync(tailBox, w.tailStart, w.count, LINES_PER_FRAME);

@@ -32,22 +32,19 @@ class Budget:
         for i in (0, 1):
             self._left[i] = min(self.caps[i], self._left[i] + dt * self.rates[i])
 
-    def ready(self) -> bool:
-        """True when a message may go now."""
+    def ready(self, *, first: bool = False) -> bool:
+        """True when a message may go now. A run's ``first`` update may borrow up to one burst of
+        bytes, as its start and end do: the first line after a big run must not wait for it."""
         with self._lock:
             self._refill()
-            return self._left[0] >= 1 and self._left[1] > 0
+            return self._left[0] >= 1 and self._left[1] > (-self.caps[1] if first else 0)
 
     def wait(self, messages: int, nbytes: int, limit: float = 10.0) -> None:
         """Wait (at most ``limit`` seconds) until a message may go, then count this one: for what
         must go out whatever happens (a run's start and end), but not all at once. It may borrow
         up to one burst of bytes, so one run's end doesn't wait on its own last deltas."""
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            with self._lock:
-                self._refill()
-                if self._left[0] >= 1 and self._left[1] > -self.caps[1]:
-                    break
+        while not self.ready(first=True) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.spend(messages, nbytes)
 

@@ -127,7 +127,7 @@ class WidgetView:
             self.handle = display(self.widget, display_id=True)
 
     def ready(self) -> bool:
-        return self.traffic.ready()
+        return self.traffic.ready(first=self.seq == 0)
 
     def update(self, delta: Delta) -> None:
         if delta.spans:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["Record"]
 
 
+_BOX = "display:flex;flex-direction:column-reverse;max-height:24em;overflow:auto"
+
+
 class Record:
     """What a run looked like when it ended; displays as HTML in notebooks and as text elsewhere.
 
@@ -61,9 +64,11 @@ class Record:
         if final.hidden > 0:
             lines.append(f'<div class="miosa-hidden">{hidden_text(final.hidden)}</div>')
         lines += [f'<div class="miosa-line">{h}</div>' for h in tail]
+        # The box's scrolling is inline too: where a page strips <style> (GitHub's notebook view), it
+        # still opens at the end.
         output = (
-            f'<div class="miosa-output" role="log" tabindex="0"><div class="miosa-lines">{"".join(lines)}'
-            "</div></div>"
+            f'<div class="miosa-output" role="log" tabindex="0" style="{_BOX}">'
+            f'<div class="miosa-lines">{"".join(lines)}</div></div>'
             if lines
             else ""
         )

@@ -169,6 +169,8 @@ def test_stop_cancels_and_kills_the_command(nb: Notebook, lab: Lab, panel: Panel
     wait_until(lambda: pid_gone(pid), 2.5, what=f"the command (pid {pid}) is gone after Stop")
     expect(panel.stop_button).to_be_disabled()
     expect(panel.run_button).to_be_enabled()
+    # Stop turned itself off: the keyboard is back in the command box, not lost to the page.
+    expect(panel.command).to_be_focused()
     assert nb.prompt(PANEL) == prompt
     nb.output(PANEL).screenshot(path=artifacts / "panel-cancelled.png")
 
@@ -193,6 +195,8 @@ def test_enter_while_running_says_so_and_starts_nothing(lab: Lab, panel: Panel) 
     panel.expect_run(command, "cancelled", timeout=3_000)
     wait_until(lambda: pid_gone(pid), 2.5, what="sleep 5 gone after Stop")
     expect(panel.term.get_by_text("should-not-run")).to_have_count(0)
+    # The run it was about has ended: the message goes with it.
+    expect(panel.message).to_be_hidden()
     # The refused command did not go into the history.
     panel.command.fill("")
     panel.command.press("ArrowUp")

@@ -21,7 +21,7 @@ from .conftest import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LOAD, QUIET, LONG, RELOAD, COLOURS, TWO_TABS, SCROLL, RICH, PYTEST = range(9)
+LOAD, QUIET, LONG, RELOAD, COLOURS, TWO_TABS, SCROLL, RICH, PYTEST, ERROR, WRAP = range(11)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tty"
 CELLS = [
     ("code", "%load_ext miosa_jupyter"),
@@ -37,7 +37,19 @@ CELLS = [
     # Real tools' output captured under a pty (rich's two progress bars and a table; pytest --color)
     ("code", f"%%miosa\ncat {FIXTURES / 'rich.tty'}"),
     ("code", f"%%miosa\ncat {FIXTURES / 'pytest.tty'}"),
+    # A run that ends in an error (not a failure of the command): a computer that doesn't exist
+    ("code", "%%miosa no-such-computer --no-raise-error\necho hi"),
+    ("code", "%%miosa\necho \"$(printf 'word %.0s' $(seq 1 60))$(printf 'x%.0s' $(seq 1 300))\""),
 ]
+
+# The computed border-top colour as [r, g, b], painted on a canvas and read back.
+RGB_JS = """el => {
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.fillStyle = "#000";
+    ctx.fillStyle = getComputedStyle(el).borderTopColor;
+    ctx.fillRect(0, 0, 1, 1);
+    return [...ctx.getImageData(0, 0, 1, 1).data].slice(0, 3);
+}"""
 
 # What is visible of a run's view: its lines that lie inside the output box's visible rectangle.
 VISIBLE_JS = """term => {
@@ -323,3 +335,42 @@ def test_real_tools_output_shows_what_a_terminal_shows(front: Front, artifacts: 
     assert shown == _oracle(name)
     # colour reached the page as the theme's classes (rich's bars, pytest's red and green)
     assert rec.locator(".miosa-line span[class*='ansi-']").count() > 0
+
+
+def test_an_error_is_purple_and_words_wrap_whole(front: Front, artifacts: Path) -> None:
+    front.nb.run_cell(ERROR)
+    banner = front.nb.output(ERROR).locator(".miosa-banner-error")
+    expect(banner).to_be_visible()
+    expect(banner.locator(".miosa-icon")).to_have_text("⚠")
+    r, g, b = banner.evaluate(RGB_JS)
+    assert b > g and r > g, f"the error banner is not purple: rgb({r}, {g}, {b})"
+    running_blue = (25, 118, 210)  # --jp-brand-color1 of the light theme, the running banner's
+    assert (r, g, b) != running_blue
+    front.shot(artifacts, "error-banner", ERROR)
+    # Text wraps at word boundaries; only a token longer than the line breaks, at the edge.
+    front.nb.run_cell(WRAP)
+    line = front.nb.output(WRAP).locator(".miosa-record .miosa-line").first
+    expect(line).to_contain_text("word word")
+    style = line.evaluate(
+        "el => [getComputedStyle(el).wordBreak, getComputedStyle(el).overflowWrap, "
+        "el.getBoundingClientRect().width <= el.closest('.miosa-output').clientWidth]"
+    )
+    assert style == ["normal", "anywhere", True], style
+    # every visual line starts at a word (after a space) or inside the one long token
+    starts = line.evaluate(
+        """el => {
+            const range = document.createRange(), text = el.firstChild, starts = [];
+            let last = null;
+            for (let i = 0; i < text.length; i++) {
+                range.setStart(text, i); range.setEnd(text, i + 1);
+                const top = Math.round(range.getBoundingClientRect().top);
+                if (last !== null && top <= last) continue;
+                starts.push(text.data.slice(Math.max(0, i - 1), i + 1));
+                last = top;
+            }
+            return starts;
+        }"""
+    )
+    assert len(starts) > 1, "the line did not wrap"
+    assert all(s[0] == " " or s == "xx" for s in starts[1:]), starts
+    front.shot(artifacts, "wrap", WRAP)

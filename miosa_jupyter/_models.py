@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal, NamedTuple
 
+from ._wire import TERMINAL_EVENTS
+
 __all__ = ["Event", "ExecResult", "Outcome"]
 
 Outcome = Literal["success", "failure", "timeout", "error", "cancelled"]
-TERMINAL_EVENTS = frozenset({"exit", "timeout", "error"})
 
 
 class Event(NamedTuple):

@@ -17,8 +17,8 @@ import signal
 import time
 from typing import Any
 
+from .._wire import OutputChunk
 from ._queue import OutputQueue
-from ._sse import OutputChunk
 
 __all__ = ["Ending", "Execution"]
 

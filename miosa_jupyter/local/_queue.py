@@ -12,7 +12,7 @@ import asyncio
 from collections import deque
 from typing import Generic, TypeVar
 
-from ._sse import OutputChunk
+from .._wire import OutputChunk
 
 __all__ = ["LINE_OVERHEAD", "OutputQueue"]
 

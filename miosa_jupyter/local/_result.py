@@ -13,8 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 
+from .._wire import OutputChunk
 from ._computer import ApiError, LocalComputer
-from ._sse import OutputChunk
 
 __all__ = ["collect_unless_gone"]
 

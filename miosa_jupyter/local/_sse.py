@@ -1,33 +1,22 @@
 """Writing the event stream: many SSE frames per write, one ``output`` event per line.
 
 The wire keeps the API page's format (one ``output`` event per line, JSON data with the event name
-also in ``type``) but a whole pipe read is framed with one ``json.dumps`` and one ``str.replace``
-instead of a dumps and a format per line.
+also in ``type``; ``_wire.py`` spells it) but a whole pipe read is framed with one ``json.dumps`` and
+one ``str.replace`` instead of a dumps and a format per line.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any
+
+from .._wire import HEARTBEAT, OUTPUT_HEAD_BYTES, STREAMS, OutputChunk, output_tail
 
 __all__ = ["HEARTBEAT", "OutputChunk", "encode_event", "encode_output"]
 
-HEARTBEAT = b": heartbeat\n\n"
-_HEAD = b'event: output\ndata: {"type":"output","line":"'
+_HEAD = OUTPUT_HEAD_BYTES
 # The bytes JSON must escape in a string, less the newlines that separate lines here.
 _NEEDS_ESCAPE = bytes(range(10)) + bytes(range(11, 32)) + b'"\\'
-
-
-class OutputChunk(NamedTuple):
-    """Lines read from one stream in one go; the text of each line excludes its ``\\n``.
-
-    Every line but the last ended with ``\\n``; the last did too unless ``partial`` (a line
-    flushed mid-way: a prompt, a progress bar, a cut at the length cap, the end of output).
-    """
-
-    stream: str
-    lines: list[str]
-    partial: bool
 
 
 def encode_output(chunk: OutputChunk) -> bytes:
@@ -48,10 +37,10 @@ def encode_output(chunk: OutputChunk) -> bytes:
 
 
 def _tail(stream: str) -> bytes:
-    return b'","stream":"' + stream.encode() + b'"}\n\n'
+    return output_tail(stream).encode()
 
 
-_TAILS = {name: _tail(name) for name in ("stdout", "stderr")}
+_TAILS = {name: _tail(name) for name in STREAMS}
 
 
 def encode_event(event: str, payload: dict[str, Any]) -> bytes:

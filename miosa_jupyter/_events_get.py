@@ -65,9 +65,17 @@ class _Hops:
     origin the user's client's own ``Authorization``, cookies and auth are dropped too."""
 
     def __init__(
-        self, http: httpx.Client | httpx.AsyncClient, url: str, *, computer_id: str, idle: float | None
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        url: str,
+        *,
+        computer_id: str,
+        idle: float | None,
+        last_event_id: str | None = None,
     ) -> None:
         self.http = http
+        # A reconnection says where it resumes, on every hop, as EventSource does.
+        self.headers = _HEADERS if last_event_id is None else {**_HEADERS, "Last-Event-ID": last_event_id}
         self.computer_id = computer_id
         self.idle = idle
         self.origin = origin_of(url)
@@ -77,7 +85,7 @@ class _Hops:
         self.request = self._build(url)
 
     def _build(self, url: str | httpx.URL) -> httpx.Request:
-        request = self.http.build_request("GET", url, headers=_HEADERS, timeout=self.timeout)
+        request = self.http.build_request("GET", url, headers=self.headers, timeout=self.timeout)
         if origin_of(url) != self.origin:
             request.headers.pop("authorization", None)
             request.headers.pop("cookie", None)
@@ -141,9 +149,13 @@ class _Hops:
         return StreamError(why)
 
 
-def open_events(http: httpx.Client, url: str, *, computer_id: str, idle: float | None) -> httpx.Response:
-    """Send the events GET (following redirects as EventSource does); return the streaming answer."""
-    hops = _Hops(http, url, computer_id=computer_id, idle=idle)
+def open_events(
+    http: httpx.Client, url: str, *, computer_id: str, idle: float | None, last_event_id: str | None = None
+) -> httpx.Response:
+    """Send the events GET (following redirects as EventSource does); return the streaming answer.
+
+    ``last_event_id`` reconnects: the server resumes after that event (``Last-Event-ID``)."""
+    hops = _Hops(http, url, computer_id=computer_id, idle=idle, last_event_id=last_event_id)
     request: httpx.Request | None = hops.request
     while request is not None:
         try:
@@ -164,10 +176,15 @@ def open_events(http: httpx.Client, url: str, *, computer_id: str, idle: float |
 
 
 async def aopen_events(
-    http: httpx.AsyncClient, url: str, *, computer_id: str, idle: float | None
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    computer_id: str,
+    idle: float | None,
+    last_event_id: str | None = None,
 ) -> httpx.Response:
     """The async twin of ``open_events``."""
-    hops = _Hops(http, url, computer_id=computer_id, idle=idle)
+    hops = _Hops(http, url, computer_id=computer_id, idle=idle, last_event_id=last_event_id)
     request: httpx.Request | None = hops.request
     while request is not None:
         try:

@@ -109,7 +109,13 @@ class Exec:
         )
         url = _events_url(c.base_url, computer_id, answer)
         response = open_events(c._http, url, computer_id=computer_id, idle=idle)
-        return ExecStream(response, computer_id=computer_id, command=command, idle_timeout=idle)
+
+        def reopen(last_event_id: str) -> httpx.Response:
+            return open_events(c._http, url, computer_id=computer_id, idle=idle, last_event_id=last_event_id)
+
+        return ExecStream(
+            response, computer_id=computer_id, command=command, idle_timeout=idle, reopen=reopen
+        )
 
     def run(
         self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
@@ -154,6 +160,8 @@ class AsyncExec:
         c = self._client
         idle = _idle(c, idle_timeout)
 
+        urls: list[str] = []
+
         async def connect() -> httpx.Response:
             answer = await c._request(
                 "POST",
@@ -162,10 +170,17 @@ class AsyncExec:
                 starts=computer_id,
                 limit=ERROR_BODY_LIMIT,
             )
-            url = _events_url(c.base_url, computer_id, answer)
-            return await aopen_events(c._http, url, computer_id=computer_id, idle=idle)
+            urls.append(_events_url(c.base_url, computer_id, answer))
+            return await aopen_events(c._http, urls[0], computer_id=computer_id, idle=idle)
 
-        return AsyncExecStream(connect, computer_id=computer_id, command=command, idle_timeout=idle)
+        async def reopen(last_event_id: str) -> httpx.Response:
+            return await aopen_events(
+                c._http, urls[0], computer_id=computer_id, idle=idle, last_event_id=last_event_id
+            )
+
+        return AsyncExecStream(
+            connect, computer_id=computer_id, command=command, idle_timeout=idle, reopen=reopen
+        )
 
     async def run(
         self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None

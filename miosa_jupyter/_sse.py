@@ -9,6 +9,12 @@ several ``data:`` lines, no space after the colon) goes through the spec's line-
 (WHATWG HTML, "Interpreting an event stream"). The tests check both paths agree with httpx-sse's
 decoders, the oracle, on streams cut at every byte.
 
+Both paths track the spec's event id for resuming (``last_id``: the id of the last dispatched event,
+as EventSource sends it in ``Last-Event-ID``) and count the events dispatched since the event that
+set it (``since``): a server that writes an id every few events replays those again, and the
+client skips them. The fast path accepts ``id:`` lines that end or begin a frame; finding the last
+one in a region is an ``rfind`` and a count over the text after it.
+
 Both paths are linear in the stream's length, however long one event is and however it is cut: the
 text of an unfinished event is kept as a list of pieces, joined once when the event ends, and each
 chunk is searched once (issue 10: a 40 MB event took 12.6 s when every chunk re-joined and
@@ -25,21 +31,29 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from ._models import TERMINAL_EVENTS, Event
+from ._models import Event
+from ._wire import ID_PREFIX, OUTPUT_HEAD, TERMINAL_EVENTS, output_tail
 
 __all__ = ["Batch", "Decoder", "SSEParser", "StreamLines", "iter_events", "split_outputs"]
 
-_STRICT = re.compile(r"(?:(?:event: [^\n]*\n)?data: [^\n]*\n\n|:[^\n]*\n\n)*")
-_EVENTS = re.compile(r"^(?:event: ([^\n]*)\n)?data: ([^\n]*)\n\n", re.MULTILINE)
+# A frame: an optional id, an optional event name, one data line, an optional id; or a comment.
+# Ids here are non-empty and NUL-free (the others go the spec's way: reset, or ignored).
+_ID = r"(?:id: [^\n\0]+\n)?"
+_STRICT = re.compile(r"(?:" + _ID + r"(?:event: [^\n]*\n)?data: [^\n]*\n" + _ID + r"\n|:[^\n]*\n\n)*")
+_EVENTS = re.compile(r"^" + _ID + r"(?:event: ([^\n]*)\n)?data: ([^\n]*)\n" + _ID + r"\n", re.MULTILINE)
 
 
 class SSEParser:
     """Incremental SSE parser: ``feed(text)`` returns the events completed by ``text``.
 
     Each event is an ``(event, data)`` tuple; ``event`` is ``""`` when the frame had no ``event:``
-    field (the spec's ``"message"``). Comments and heartbeats produce nothing; so do ``id:`` and
-    ``retry:`` (a ticket is single-use: there is nothing to reconnect to). One byte order mark at the
-    start of the stream is dropped, as the spec says (a CDN may add one).
+    field (the spec's ``"message"``). Comments and heartbeats produce nothing. One byte order mark at
+    the start of the stream is dropped, as the spec says (a CDN may add one).
+
+    ``last_id`` is the spec's "last event ID string" (None until an event set one; ``""`` when a
+    server reset it), ``since`` the number of events dispatched after the one that set it, ``retry``
+    the reconnection time in milliseconds a ``retry:`` field asked for (None if none did).
+    ``reset()`` starts a new connection's stream and keeps the three.
     """
 
     def __init__(self) -> None:
@@ -53,6 +67,21 @@ class SSEParser:
         self._skip_lf = False  # the last chunk ended with \r: drop a \n that starts the next
         self._event = ""
         self._data: list[str] = []
+        self._id: str | None = None  # the spec's last event ID buffer
+        self._id_set = False  # the current block set the buffer
+        # What a resume needs.
+        self.last_id: str | None = None
+        self.since = 0
+        self.retry: int | None = None
+
+    def reset(self) -> None:
+        """A new connection: forget the partial event and line, keep the ids (and the buffer)."""
+        self._start = True
+        self._pieces, self._lf = [], False
+        self._slow = False
+        self._line, self._skip_lf = [], False
+        self._event, self._data, self._id_set = "", [], False
+        self._id = self.last_id  # a block cut mid-way goes whole, its id too
 
     def feed(self, text: str) -> list[tuple[str, str]]:
         region, events = self.feed_region(text)
@@ -92,8 +121,22 @@ class SSEParser:
     def events_of(self, region: str) -> list[tuple[str, str]]:
         """Decode a complete region (it ends at an event boundary) into ``(event, data)`` pairs."""
         if _STRICT.fullmatch(region):
-            return _EVENTS.findall(region)
+            events = _EVENTS.findall(region)
+            self.count(region, len(events))
+            return events
         return self._feed_slow(region)
+
+    def count(self, region: str, events: int) -> None:
+        """Note the ``events`` a strict region dispatched: find its last id, count what came after."""
+        at = region.rfind(ID_PREFIX) + 1
+        if not at and not region.startswith("id: "):
+            self.since += events
+            return
+        end = region.index("\n", at)
+        self._id = self.last_id = region[at + 4 : end]
+        # The dispatches after that id's event: its frame's own data line comes after it when the id
+        # begins the frame (a blank line follows an id that ends it).
+        self.since = region.count("\ndata: ", end) - (region[end + 1] != "\n")
 
     def _feed_slow(self, text: str) -> list[tuple[str, str]]:
         # A lone \r ends a line at once (a \n right after it, even in the next chunk, belongs to it);
@@ -124,7 +167,13 @@ class SSEParser:
         return lines
 
     def _interpret(self, line: str, events: list[tuple[str, str]]) -> None:
-        if not line:  # dispatch; the spec dispatches nothing when no data line came
+        if not line:
+            # Dispatch: the last event ID string takes the buffer's value (even when no data came,
+            # when the spec dispatches nothing), then the event goes out.
+            if self._id_set:
+                self.last_id, self.since, self._id_set = self._id, 0, False
+            elif self._data:
+                self.since += 1
             if self._data:
                 events.append((self._event, "\n".join(self._data)))
                 self._data = []
@@ -139,14 +188,14 @@ class SSEParser:
             self._data.append(value)
         elif field == "event":
             self._event = value
+        elif field == "id":
+            if "\0" not in value:
+                self._id, self._id_set = value, True
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self.retry = int(value)
 
-    @property
-    def has_partial(self) -> bool:
-        """True when text of an unfinished event is held (the stream was cut mid-event)."""
-        return self._slow or any(piece.strip("\n") for piece in self._pieces)
 
-
-_OUT_HEAD = 'event: output\ndata: {"type":"output","line":"'
+_OUT_HEAD = OUTPUT_HEAD
 
 
 def split_outputs(region: str) -> tuple[str, list[str]] | None:
@@ -164,7 +213,11 @@ def split_outputs(region: str) -> tuple[str, list[str]] | None:
         stream = "stderr"
     else:
         stream = "stdout"
-    tail = '","stream":"' + stream + '"}\n\n'
+    if ID_PREFIX in region:
+        region = _without_ids(region)
+        if region is None:
+            return None
+    tail = output_tail(stream)
     if not region.startswith(_OUT_HEAD) or not region.endswith(tail):
         return None
     body = region[len(_OUT_HEAD) : -len(tail)]
@@ -179,6 +232,19 @@ def split_outputs(region: str) -> tuple[str, list[str]] | None:
     # Exactly one string per frame: a piece holding anything but one JSON string's content
     # (an unescaped quote, another frame) fails to parse or changes the count.
     return (stream, lines) if len(lines) == k else None
+
+
+def _without_ids(region: str) -> str | None:
+    """The region with the ``id:`` lines that end frames taken out (None if one is not that)."""
+    pieces = region.split(ID_PREFIX)
+    for i in range(1, len(pieces)):
+        piece = pieces[i]
+        end = piece.find("\n")
+        # "...}" "\nid: " "N" "\n\n" "event: ...": keep the blank line that ends the frame.
+        if end < 1 or piece[end + 1 : end + 2] != "\n" or "\0" in piece[:end]:
+            return None
+        pieces[i] = piece[end:]
+    return "".join(pieces)
 
 
 # -- payloads -------------------------------------------------------------------------------------
@@ -203,12 +269,35 @@ class Decoder:
 
     Remembers whether a terminal event was seen: the first ``exit``, ``timeout`` or ``error`` ends
     the run, and nothing after it counts, however the bytes were cut into reads.
+
+    Across connections (``reconnect()``) it keeps the event id to resume from (``last_id``) and drops
+    the events a resumed stream sends again: those dispatched after that id and already delivered.
     """
 
     def __init__(self) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
         self._sse = SSEParser()
         self.finished = False
+        self._skip = 0  # events of this connection already delivered over an earlier one
+
+    @property
+    def last_id(self) -> str | None:
+        """The id to resume from (``Last-Event-ID``), or None when no event had one."""
+        return self._sse.last_id or None
+
+    @property
+    def retry(self) -> int | None:
+        """The reconnection time, in milliseconds, the server asked for with ``retry:``."""
+        return self._sse.retry
+
+    def reconnect(self) -> None:
+        """A new connection resumes after ``last_id``: start its bytes afresh, skip what was delivered."""
+        # Events dispatched after the last id were delivered, or skipped because they had been; the
+        # rest of an earlier skip comes after them.
+        self._skip += self._sse.since
+        self._sse.since = 0
+        self._sse.reset()
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
 
     def feed(self, data: bytes) -> Batch:
         if self.finished:
@@ -217,10 +306,18 @@ class Decoder:
         if region is not None:
             fast = split_outputs(region)
             if fast is not None:
-                return [StreamLines(*fast)]
+                self._sse.count(region, len(fast[1]))
+                batch: Batch = [StreamLines(*fast)]
+                return _drop(batch, self) if self._skip else batch
             events = self._sse.events_of(region)
         if not events:
             return []
+        if self._skip:
+            skip = min(self._skip, len(events))
+            self._skip -= skip
+            del events[:skip]
+            if not events:
+                return []
         return self._payloads(events)
 
     def _payloads(self, events: list[tuple[str, str]]) -> Batch:
@@ -237,6 +334,22 @@ class Decoder:
             self.finished = True
             del payloads[min(names.index(n) for n in TERMINAL_EVENTS.intersection(names)) + 1 :]
         return payloads
+
+
+def _drop(batch: Batch, decoder: Decoder) -> Batch:
+    """``batch`` less the first events the decoder must skip (a fast batch: runs of lines)."""
+    out: Batch = []
+    for i, part in enumerate(batch):
+        skip = decoder._skip
+        if not skip:
+            out += batch[i:]
+            break
+        assert type(part) is StreamLines
+        n = len(part.lines)
+        decoder._skip = max(0, skip - n)
+        if n > skip:
+            out.append(StreamLines(part.stream, part.lines[skip:]))
+    return out
 
 
 def _as_defined(names: list[str], payloads: list[Any]) -> bool:

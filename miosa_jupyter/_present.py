@@ -25,10 +25,13 @@ __all__ = [
     "count_text",
     "cut_html",
     "cut_text",
+    "detached_words",
     "header_html",
     "hidden_text",
     "line_html",
     "line_text",
+    "reconnecting_words",
+    "running_words",
     "seconds_text",
     "stylesheet",
 ]
@@ -105,6 +108,23 @@ def banner_words(result: ExecResult, timeout: int | None = None) -> str:
         return result.error or "error"
     hint = _HINTS.get(result.exit_code or 0)
     return f"exit {result.exit_code} · {took}" + (f" · {hint}" if hint else "")
+
+
+def running_words(computer: str, run_id: str | None = None) -> str:
+    """The running banner's words: ``on local``, ``on local · run r1a2b3c4d``."""
+    return f"on {computer}" + (f" · run {run_id}" if run_id else "")
+
+
+def reconnecting_words(computer: str) -> str:
+    return f"reconnecting to {computer}…"
+
+
+def detached_words(computer: str, run_id: str, why: str) -> str:
+    """Why following stopped, and how to pick it up again: the run may still be going."""
+    return (
+        f"detached: still running on {computer}, as far as is known; re-attach with "
+        f"`%miosa attach {run_id}`. (Following stopped: {why})"
+    )
 
 
 def banner_text(status: str, words: str) -> str:

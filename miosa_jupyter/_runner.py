@@ -17,9 +17,17 @@ import time
 from itertools import groupby, repeat
 from typing import TYPE_CHECKING, Any
 
-from ._errors import MiosaError
+from ._durable import Follow
+from ._errors import (
+    AuthenticationError,
+    BadRequestError,
+    ComputerNotRunningError,
+    MiosaError,
+    NotFoundError,
+    StreamError,
+)
 from ._models import TERMINAL_EVENTS, ExecResult
-from ._present import banner_words
+from ._present import banner_words, detached_words, reconnecting_words, running_words
 from ._screen import Screen
 from ._stream import StreamLines
 from ._transcript import Transcript
@@ -61,6 +69,11 @@ class Run:
         tail: int = 1000,
         memory_cap: int = 16 << 20,
         snapshot_every: float = 1.0,
+        durable: bool = False,
+        attach: str | None = None,
+        from_end: int | None = None,
+        follow_seconds: int = 300,
+        reconnect_for: float = 120.0,
     ) -> None:
         self.client = client
         self.computer_id = computer_id
@@ -92,6 +105,14 @@ class Run:
         self._snapshot_seq = 0  # the screen's change count when the last snapshot went out
         self._changes = 0
         self._snapshot_at = 0.0
+        # A durable run (``_durable.py``): detached on the computer, followed exec after exec.
+        self._follow = Follow(attach) if durable or attach else None
+        self._attach = attach is not None
+        self._from_end = from_end
+        self._follow_seconds = follow_seconds
+        self._reconnect_for = reconnect_for
+        self._phase = running_words(computer_id, self.run_id)  # the running banner's words
+        self._phase_shown = self._phase
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -175,12 +196,21 @@ class Run:
         return f"<Run {first!r} on {self.computer_id}: {self.status}>"
 
     def cancel(self) -> None:
-        """Stop the command: cut the stream (the local computer then kills the process group)."""
-        if self._read_done.is_set():
+        """Stop the command: a durable run's process group is killed on the computer; an attached
+        run's stream is cut (the local computer then kills its process group)."""
+        if self._read_done.is_set() or self._cancelled:
             return
         self._cancelled = True
-        if self._stream is not None:
-            self._stream.abort()
+        if self._follow is None:
+            if self._stream is not None:
+                self._stream.abort()
+        elif self._stream is not None:  # (else the reader kills it once its first exec is open)
+            threading.Thread(target=self._kill, name="miosa-run-cancel", daemon=True).start()
+
+    @property
+    def run_id(self) -> str | None:
+        """The durable run's id on its computer (``%miosa attach ID``); None for an attached run."""
+        return self._follow.run_id if self._follow is not None else None
 
     @property
     def done(self) -> bool:
@@ -194,9 +224,15 @@ class Run:
     # -- reading (reader thread) ----------------------------------------------------------------
 
     def _read(self) -> None:
+        if self._follow is not None:
+            self._read_durable(self._follow)
+        else:
+            self._read_attached(self.timeout)
+
+    def _read_attached(self, timeout: int | None) -> None:
         try:
             self._stream = self.client.exec.stream(
-                self.computer_id, command=self.command, timeout=self.timeout, shell=self.shell
+                self.computer_id, command=self.command, timeout=timeout, shell=self.shell
             )
         except MiosaError as exc:
             self._error = str(exc)
@@ -224,6 +260,137 @@ class Run:
             self._stream.close()
             self._read_done.set()
             self._wake.set()
+
+    def _read_durable(self, follow: Follow) -> None:
+        """Start the run detached and follow it, one exec after another, until its status comes.
+
+        An exec ends at the API's cap (a ``timeout`` event), or its stream is lost: the next exec
+        follows on from the lines already shown. Refusals that retrying can't fix end the run with
+        the server's words; a computer out of reach for ``reconnect_for`` seconds leaves it
+        detached, still running there, with the line that re-attaches.
+        """
+        first = True
+        script = ""
+        lost_since: float | None = None
+        try:
+            if self._attach:
+                script = self._attach_script(follow)
+            else:
+                script = follow.start_script(self.command, self.shell or "/bin/bash", self.timeout)
+            while True:
+                why = self._follow_once(script, first)
+                first = False
+                if follow.unsupported:
+                    self._note(
+                        f"miosa: {self.computer_id} lacks {follow.unsupported} for a durable run; "
+                        "running attached (this exec's limit applies, at most 300 s).\n"
+                    )
+                    self._follow = None
+                    self._read_attached(self.timeout if self.timeout and self.timeout <= 300 else 300)
+                    return
+                if follow.status is not None or follow.missing or follow.lost or self._error:
+                    return
+                if why is None:  # the exec reached its cap: the next one follows on at once
+                    lost_since = None
+                else:
+                    lost_since = lost_since or time.monotonic()
+                    if self._cancelled or time.monotonic() - lost_since > self._reconnect_for:
+                        if not self._cancelled:
+                            self._error = detached_words(self.computer_id, follow.run_id, why)
+                        return
+                    self._phase = reconnecting_words(self.computer_id)
+                    self._wake.set()
+                    time.sleep(min(5.0, 0.25 * 2 ** min(6, int(time.monotonic() - lost_since))))
+                    continue
+                script = follow.follow_script()
+                follow.resumed()
+        except MiosaError as exc:
+            if first:
+                self._start_error = exc
+            self._error = str(exc)
+        except Exception as exc:  # never leave the driver waiting on a dead reader
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._opened.set()
+            self._read_done.set()
+            self._wake.set()
+
+    def _follow_once(self, script: str, first: bool) -> str | None:
+        """One exec of a durable run; returns why it was lost (None: it ended as planned)."""
+        try:
+            stream = self.client.exec.stream(
+                self.computer_id, command=script, timeout=self._follow_seconds, shell="/bin/sh"
+            )
+        except MiosaError as exc:
+            if first or not _retryable(exc):
+                raise
+            return str(exc)
+        self._stream = stream
+        self._opened.set()
+        if self._phase != (phase := running_words(self.computer_id, self.run_id)):
+            self._phase = phase  # following again after a reconnection
+            self._wake.set()
+        if self._cancelled:
+            self._kill()
+        self._terminal = None
+        try:
+            for batch in stream.batches():
+                self._apply(batch)
+                self._wake.set()
+        except StreamError as exc:
+            return str(exc)
+        finally:
+            stream.close()
+        end, self._terminal = self._terminal or {}, None
+        if end.get("type") == "timeout" or self._follow is None or self._follow.status or self._follow.lost:
+            return None
+        if self._follow.missing:
+            self._error = (
+                f"No run {self._follow.run_id} on {self.computer_id}: it was cleaned up, or it ran on "
+                "another computer. `%miosa runs` lists the runs there."
+            )
+            return None
+        if end.get("type") == "error":
+            return str(end.get("message") or "the computer ended the stream with an error")
+        self._error = (
+            f"The follower of run {self._follow.run_id} on {self.computer_id} ended without its status."
+        )
+        return None
+
+    def _attach_script(self, follow: Follow) -> str:
+        if self._from_end is not None:
+            answer = self.client.exec.run(
+                self.computer_id, command=follow.count_script(), timeout=30, shell="/bin/sh"
+            )
+            counts = [int(w) for w in answer.stdout.split() if w.isdigit()]
+            if answer.exit_code != 0 or len(counts) != 2:
+                follow.missing = True
+            else:
+                follow.start_from_end((counts[0], counts[1]), self._from_end)
+        return follow.follow_script()
+
+    def _kill(self) -> None:
+        """Kill a durable run's process group on the computer; its follower then brings the end."""
+        assert self._follow is not None
+        try:
+            self.client.exec.run(
+                self.computer_id, command=self._follow.cancel_script(), timeout=30, shell="/bin/sh"
+            )
+        except MiosaError:
+            pass
+        else:
+            if self._read_done.wait(5):
+                return
+        if self._stream is not None:  # it can't be reached: stop following (it may run on)
+            self._stream.abort()
+
+    def _note(self, text: str) -> None:
+        """A line of ours in the view (not in the transcript: it is not the command's output)."""
+        with self._lock:
+            self._screen.feed(text, "stderr")
+            self._texts.append(("stderr", text))
+            self._changes += 1
+        self._wake.set()
 
     def _apply(self, batch: Batch) -> None:
         if len(batch) == 1 and type(batch[0]) is StreamLines:  # the common case: one bulk-decoded group
@@ -256,6 +423,10 @@ class Run:
         outputs.clear()
 
     def _feed(self, stream: str, text: str) -> None:
+        if self._follow is not None:
+            text = self._follow.feed(stream, text)
+            if not text:
+                return
         self._transcript.add(stream, text)
         self._screen.feed(text, stream)
         self._texts.append((stream, text))
@@ -266,6 +437,13 @@ class Run:
     def _flush(self, *, quiet: bool) -> None:
         if self._view is not None and not self._view.ready():
             return  # the changes stay in the screen and go out with the next flush
+        phase = self._phase
+        if getattr(self._stream, "reconnecting", False):  # the client resumes the stream itself
+            phase = reconnecting_words(self.computer_id)
+        if phase != self._phase_shown:
+            self._phase_shown = phase
+            if self._view is not None:
+                self._view.note(phase)
         now = time.monotonic()
         with self._lock:
             stale = self._changes != self._snapshot_seq
@@ -293,6 +471,8 @@ class Run:
         self._flush(quiet=False)  # (skipped when the view is over budget: its end() has it all)
         self._summary = summary = self._make_summary()
         timeout = (self._terminal or {}).get("timeout_seconds") or self.timeout
+        if timeout is None and summary.timed_out:  # an attached-to run's limit: what it ran for
+            timeout = round((summary.duration_ms or 0) / 1000)
         self._words = banner_words(summary, timeout)
         with self._lock:
             final = self._take_snapshot(summary, self._words)
@@ -307,6 +487,23 @@ class Run:
         t = self._terminal or {}
         kind = t.get("type")
         elapsed = round((time.time() - self.started) * 1000)
+        follow = self._follow
+        if follow is not None and follow.status is not None:
+            status = follow.status
+            if self._attach and follow.started is not None:  # it started before this kernel saw it
+                elapsed = max(0, status.ended - follow.started) * 1000
+            if status.reason == "timeout":
+                return ExecResult(exit_code=None, timed_out=True, duration_ms=elapsed)
+            if status.reason == "cancelled":
+                return ExecResult(exit_code=None, cancelled=True, duration_ms=elapsed)
+            return ExecResult(exit_code=status.exit_code, duration_ms=elapsed)
+        if follow is not None and follow.lost and not self._cancelled:
+            return ExecResult(
+                exit_code=None,
+                duration_ms=elapsed,
+                error=f"Run {follow.run_id} on {self.computer_id} ended without a status: it was killed "
+                "from outside (its computer restarted, or the local computer that ran it stopped).",
+            )
         if kind == "exit":
             code = t.get("exit_code")
             return ExecResult(
@@ -357,3 +554,11 @@ class Run:
     def words(self) -> str:
         """The banner's words for how the run ended (``exit 0 · 1.2 s``, ``after 30 s``...); "" before."""
         return self._words
+
+
+def _retryable(exc: MiosaError) -> bool:
+    """A failure that may pass on its own (the network, a busy or restarting server), not one that
+    says the run can't be followed (a wrong key, no such computer, a stopped computer)."""
+    return not isinstance(
+        exc, AuthenticationError | NotFoundError | ComputerNotRunningError | BadRequestError
+    )

@@ -36,6 +36,11 @@ class TextView:
         out.flush()
         err.flush()
 
+    def note(self, words: str) -> None:
+        out = self.out or sys.stdout
+        out.write(f"[{words}]\n")
+        out.flush()
+
     def end(self, final: Snapshot) -> None:
         assert final.summary is not None
         out = self.out or sys.stdout

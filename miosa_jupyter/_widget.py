@@ -16,7 +16,7 @@ import anywidget
 import traitlets
 
 from ._budget import Budget, kernel_budget
-from ._present import STATIC, banner_html, cut_html, header_html, line_html
+from ._present import STATIC, banner_html, cut_html, header_html, line_html, running_words
 from ._record import Record
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class WidgetView:
         state = {
             "status": "running",
             "header": header_html(run.command, run.computer_id),
-            "banner": banner_html("running", f"on {run.computer_id}"),
+            "banner": banner_html("running", running_words(run.computer_id, run.run_id)),
             "started_ms": run.started * 1000,
             "duration_ms": None,
             "line_count": 0,
@@ -142,6 +142,9 @@ class WidgetView:
                 self.widget.window = {"seq": self.seq, "spans": spans, "line_count": count}
                 self.widget.line_count = count
             self.traffic.spend(1, _size(spans))
+
+    def note(self, words: str) -> None:
+        self.widget.banner = banner_html("running", words)
 
     def _render(self, spans: list[Span], budget: int | None, cuts: dict[int, int]) -> list[list[Any]]:
         out: list[list[Any]] = []

@@ -28,12 +28,18 @@ import dataclasses
 import re
 import secrets
 import shlex
+from typing import TYPE_CHECKING
 
-__all__ = ["Follow", "RunInfo", "Status", "list_script", "parse_runs", "valid_run_id"]
+from ._errors import MiosaError
+
+if TYPE_CHECKING:
+    from ._client import Miosa
+
+__all__ = ["Follow", "RunInfo", "Status", "list_runs", "list_script", "parse_runs", "valid_run_id"]
 
 RUNS_DIR = '"${MIOSA_RUNS:-$HOME/.miosa/runs}"'
 _MAX_QUOTED = 32768  # characters of the command quoted as one shell word; longer: a here-document
-KEEP_DAYS = 7  # finished runs older than this are removed when a new run starts
+KEEP_DAYS = 7  # runs untouched for longer (finished, or lost: no wrapper) are removed as a run ends
 KEEP_COUNT = 50  # and all but the newest this many finished runs
 _MARK = "\x1emiosa-run "  # starts the follower's marker line (RS: never in ordinary output)
 _ID = re.compile(r"r[0-9a-f]{8}\Z")
@@ -51,7 +57,7 @@ else
   setsid "$2" "$R/cmd" >> "$R/out" 2>> "$R/err" < /dev/null &
   c=$!
 fi
-echo "$c" > "$R/pgid"; date +%s > "$R/started"; t=
+echo "$c" > "$R/pgid"; date +%s.%N > "$R/started"; t=
 if [ "$3" -gt 0 ]; then
   setsid /bin/sh -c 'sleep "$1"; echo timeout > "$2/reason"; kill -TERM -"$3"; sleep 2; kill -KILL -"$3"' \\
     miosa-timer "$3" "$R" "$c" < /dev/null > /dev/null 2>&1 &
@@ -61,9 +67,10 @@ wait "$c"; code=$?
 [ -n "$t" ] && kill -TERM -"$t" 2> /dev/null
 kill -KILL -"$c" 2> /dev/null
 reason=$(cat "$R/reason" 2> /dev/null); [ -n "$reason" ] || reason=exit
-printf '%s %s %s\\n' "$code" "$reason" "$(date +%s)" > "$R/status.tmp" && mv "$R/status.tmp" "$R/status"
-find "$B" -mindepth 2 -maxdepth 2 -name status -mtime +{KEEP_DAYS} 2> /dev/null \\
-  | while read -r f; do rm -rf "${{f%/status}}"; done
+printf '%s %s %s\\n' "$code" "$reason" "$(date +%s.%N)" > "$R/status.tmp" && mv "$R/status.tmp" "$R/status"
+find "$B" -mindepth 1 -maxdepth 1 -type d -name 'r*' -mtime +{KEEP_DAYS} 2> /dev/null | while read -r d; do
+  p=$(cat "$d/pid" 2> /dev/null); {{ [ -n "$p" ] && kill -0 "$p" 2> /dev/null; }} || rm -rf "$d"
+done
 ls -1t "$B"/r*/status 2> /dev/null | tail -n +{KEEP_COUNT + 1} \\
   | while read -r f; do rm -rf "${{f%/status}}"; done
 """
@@ -79,7 +86,7 @@ class Status:
 
     exit_code: int
     reason: str
-    ended: int  # Unix seconds
+    ended: float  # Unix seconds
 
 
 @dataclasses.dataclass
@@ -104,7 +111,7 @@ class Follow:
         self.nonce = secrets.token_hex(6)
         self.offsets = {"stdout": Offsets(), "stderr": Offsets()}
         self.status: Status | None = None
-        self.started: int | None = None
+        self.started: float | None = None
         self.unsupported = ""  # what the computer lacks for a durable run
         self.missing = False  # the run directory is gone (cleaned up, or another computer)
         self.lost = False  # the run has no status and its wrapper is gone (the computer restarted)
@@ -133,7 +140,7 @@ tail -s 0.02 --pid=$$ -n 0 /dev/null > /dev/null 2>&1 || miss="${{miss:+$miss, }
 if [ -n "$miss" ]; then {say} "unsupported $miss"; exit 0; fi
 B={RUNS_DIR}; R="$B/{self.run_id}"
 umask 077
-mkdir -p "$R" || {{ {say} "unsupported a run directory in $B"; exit 0; }}
+[ ! -e "$R" ] && mkdir -p "$R" || {{ {say} "unsupported a new run directory in $B"; exit 0; }}
 {keep}: > "$R/out"; : > "$R/err"
 setsid /bin/sh -c {shlex.quote(_WRAPPER)} miosa-run "$R" {shlex.quote(shell)} {int(timeout or 0)} \\
   "$B" {text} < /dev/null > /dev/null 2>&1 &
@@ -230,11 +237,12 @@ exit 0
             self.missing = True
         elif kind == "started":
             # started S status CODE REASON ENDED (or nothing after "status": the run was lost)
-            if len(words) > 1 and words[1].isdigit():
-                self.started = int(words[1])
+            if len(words) > 1:
+                self.started = _seconds(words[1])
             rest = words[words.index("status") + 1 :] if "status" in words else []
-            if len(rest) == 3 and rest[0].lstrip("-").isdigit() and rest[2].isdigit():
-                self.status = Status(int(rest[0]), rest[1], int(rest[2]))
+            ended = _seconds(rest[2]) if len(rest) == 3 else None
+            if ended is not None and rest[0].lstrip("-").isdigit():
+                self.status = Status(int(rest[0]), rest[1], ended)
             else:
                 self.lost = True
 
@@ -249,13 +257,13 @@ class RunInfo:
     id: str
     command: str  # its first line
     status: str  # running, success, failure, timeout, cancelled, lost
-    started: int | None  # Unix seconds
-    ended: int | None
+    started: float | None  # Unix seconds
+    ended: float | None
     exit_code: int | None
 
     @property
-    def duration(self) -> int | None:
-        """Whole seconds it ran (so far, while running: None)."""
+    def duration(self) -> float | None:
+        """Seconds it ran (None while it runs, or when the computer's clock gave no time)."""
         if self.started is None or self.ended is None:
             return None
         return max(0, self.ended - self.started)
@@ -266,14 +274,14 @@ def list_script() -> str:
     return f"""\
 B={RUNS_DIR}
 for d in "$B"/r*/; do
-  [ -f "$d/cmd" ] || continue
+  [ -d "$d" ] || continue
   st=$(cat "$d/status" 2> /dev/null)
   if [ -z "$st" ]; then
     w=$(cat "$d/pid" 2> /dev/null)
     if [ -n "$w" ] && kill -0 "$w" 2> /dev/null; then st=running; else st=lost; fi
   fi
   printf '%s\\t%s\\t%s\\t' "$(basename "$d")" "$(cat "$d/started" 2> /dev/null)" "$st"
-  head -c 300 "$d/cmd" | tr '\\n\\t' '\\036 ' | cut -c 1-200
+  head -c 300 "$d/cmd" 2> /dev/null | tr '\\n\\t' '\\036 ' | cut -c 1-200
 done
 """
 
@@ -290,13 +298,32 @@ def parse_runs(text: str) -> list[RunInfo]:
         code: int | None = None
         ended: int | None = None
         if len(words) == 3 and words[0].lstrip("-").isdigit():
-            code, reason, ended = int(words[0]), words[1], int(words[2]) if words[2].isdigit() else None
+            code, reason, ended = int(words[0]), words[1], _seconds(words[2])
             status = {"timeout": "timeout", "cancelled": "cancelled"}.get(
                 reason, "success" if code == 0 else "failure"
             )
         else:
             status = words[0] if words else "lost"
         first = command.strip("\x1e ").split("\x1e")[0]
-        runs.append(RunInfo(run_id, first, status, int(started) if started.isdigit() else None, ended, code))
+        runs.append(RunInfo(run_id, first, status, _seconds(started), ended, code))
     runs.sort(key=lambda r: r.started or 0, reverse=True)
     return runs
+
+
+def _seconds(word: str) -> float | None:
+    """A time as ``date +%s.%N`` wrote it (``%N`` stays literal where date has no nanoseconds)."""
+    whole, _, frac = word.partition(".")
+    if not whole.isdigit():
+        return None
+    return int(whole) + (float("0." + frac) if frac.isdigit() else 0.0)
+
+
+def list_runs(client: Miosa, computer_id: str, *, timeout: int = 10) -> list[RunInfo]:
+    """The durable runs on a computer, newest first (one ``/exec`` of ``list_script``)."""
+    answer = client.exec.run(computer_id, command=list_script(), timeout=timeout, shell="/bin/sh")
+    if answer.exit_code != 0:
+        raise MiosaError(
+            f"Could not list the runs on {computer_id}: exit {answer.exit_code}: "
+            f"{(answer.stderr or answer.stdout).strip()[:200]}"
+        )
+    return parse_runs(answer.stdout)

@@ -20,15 +20,18 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Enum, Float, Int, Unicode
 
 from ._client import Miosa, connect
+from ._durable import list_runs
 from ._errors import CommandFailedError, CommandTimeoutError, MiosaError, RunInterrupted
-from ._present import first_line
+from ._present import first_line, runs_table
 from ._runner import Run
 
 __all__ = ["MiosaMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 # Flags of the line form, recognised at the start of the line; the rest is the command, verbatim.
 _VALUE_FLAGS = ("--timeout", "--shell", "--out", "--computer", "-c")
-_BOOL_FLAGS = ("--no-raise-error", "--bg", "--python")
+_BOOL_FLAGS = ("--no-raise-error", "--bg", "--python", "--attached")
+# Words of the line form that are not commands: `%miosa runs`, `%miosa attach ID`.
+_ACTIONS = ("runs", "attach")
 _FLAG = re.compile(r"\s*(--?[a-z-]*)(?:=(\S+)|\s+('[^']*'|\"[^\"]*\"|\S+))?")
 
 
@@ -42,9 +45,11 @@ class MiosaMagics(Magics):
         help="Computer to run on when the cell names none. Default: $MIOSA_COMPUTER_ID, else 'local' "
         "(the embedded local computer, used when MIOSA_API_KEY is not set).",
     ).tag(config=True)
-    timeout = Int(None, allow_none=True, help="Timeout in seconds (1-300); default: the API's (30 s).").tag(
-        config=True
-    )
+    timeout = Int(
+        None,
+        allow_none=True,
+        help="The run's time limit in seconds; default: none (--attached: the API's 30 s, at most 300).",
+    ).tag(config=True)
     shell_path = Unicode(None, allow_none=True, help="Shell that runs the cell; default: /bin/bash.").tag(
         config=True
     )
@@ -72,12 +77,17 @@ class MiosaMagics(Magics):
     @magic_arguments()
     @argument("computer_pos", nargs="?", metavar="COMPUTER", help="computer id (cell form only)")
     @argument("-c", "--computer", help="computer id")
-    @argument("--timeout", type=int, help="seconds before the command is killed (1-300)")
+    @argument("--timeout", type=int, help="seconds before the command is killed (default: no limit)")
     @argument("--shell", help="shell that runs the command, e.g. /bin/sh")
     @argument("--out", metavar="VAR", help="store the ExecResult in VAR (the output stays on screen)")
     @argument("--no-raise-error", action="store_true", help="don't fail the cell on a non-zero exit")
     @argument("--bg", action="store_true", help="return at once with a handle; the view keeps streaming")
     @argument("--python", action="store_true", help="run the text as Python on the computer")
+    @argument(
+        "--attached",
+        action="store_true",
+        help="one exec, ended by its stream (at most 300 s), instead of a durable run",
+    )
     @line_cell_magic
     def miosa(self, line: str, cell: str | None = None) -> Any:
         """Run a command on a Miosa computer and stream its output live.
@@ -86,6 +96,9 @@ class MiosaMagics(Magics):
         Line form: ``%miosa [flags] COMMAND``.
         """
         if cell is None:
+            action = line.split(None, 1)[0] if line.strip() else ""
+            if action in _ACTIONS:
+                return self._action(action, line.strip()[len(action) :])
             flags, command = _split_line(line)
             args = self._parse(flags)
             if args.computer_pos:
@@ -97,8 +110,13 @@ class MiosaMagics(Magics):
             raise UsageError(
                 "%miosa: nothing to run. Put the command in the cell, e.g. `%%miosa` then `ls -l`."
             )
-        if args.timeout is not None and not 1 <= args.timeout <= 300:
-            raise UsageError(f"%miosa: --timeout must be 1-300 seconds, got {args.timeout}.")
+        if args.timeout is not None and args.timeout < 1:
+            raise UsageError(f"%miosa: --timeout must be a whole number of seconds >= 1, got {args.timeout}.")
+        if args.attached and args.timeout is not None and args.timeout > 300:
+            raise UsageError(
+                f"%miosa: an --attached run lasts at most 300 s (one exec), got --timeout {args.timeout}; "
+                "drop --attached for a durable run, which has no such limit."
+            )
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"%miosa: --out needs a variable name, got {args.out!r}.")
         if args.python:
@@ -111,53 +129,67 @@ class MiosaMagics(Magics):
         except UsageError as exc:
             raise UsageError(
                 f"%miosa: {exc}. Usage: %%miosa [COMPUTER] [--timeout S] [--shell PATH] "
-                "[--out VAR] [--no-raise-error] [--bg] [--python]"
+                "[--out VAR] [--no-raise-error] [--bg] [--python] [--attached]; "
+                "%miosa runs; %miosa attach ID [--tail N]"
             ) from None
         except ValueError as exc:  # unbalanced quotes
             raise UsageError(f"%miosa: {exc}") from None
 
     def _run(self, args: Any, command: str) -> Any:
-        client, default_computer = self._client_for_run()
-        computer = args.computer or args.computer_pos or self.computer or default_computer
-        if not computer:
-            raise UsageError(
-                "%miosa: which computer? Name it (`%%miosa COMPUTER_ID`), set MIOSA_COMPUTER_ID, or "
-                "`%config MiosaMagics.computer = '...'`."
-            )
-        run = Run(
+        client, computer = self._where(args.computer or args.computer_pos)
+        timeout = args.timeout if args.timeout is not None else self.timeout
+        if args.attached and timeout is not None and timeout > 300:
+            timeout = 300
+        run = self._new_run(
             client,
             computer,
             command,
-            timeout=args.timeout if args.timeout is not None else self.timeout,
+            timeout=timeout,
             shell=args.shell or self.shell_path,
+            durable=not args.attached,
+        )
+        return self._show(run, command, computer, out=args.out, bg=args.bg, no_raise=args.no_raise_error)
+
+    def _new_run(self, client: Miosa, computer: str, command: str, **options: Any) -> Run:
+        return Run(
+            client,
+            computer,
+            command,
             view=self._make_view(),
             interval=self.update_interval,
             head=self.head_lines,
             tail=self.tail_lines,
+            **options,
         )
+
+    def _show(
+        self, run: Run, command: str, computer: str, *, out: str | None, bg: bool, no_raise: bool
+    ) -> Any:
+        """Start the run and drive its view here (or in the background with ``bg``); fail the cell as
+        ``%%bash`` does when it didn't succeed."""
         try:
             run.start()
         except MiosaError:
-            if args.no_raise_error:
+            if no_raise:
                 return None
             raise
-        if args.out:
-            self.shell.user_ns[args.out] = _Pending(run, args.out) if args.bg else None
-        if args.bg:
-            if args.out:
-                run.add_done_callback(_store_result(self.shell.user_ns, args.out))
+        if out:
+            self.shell.user_ns[out] = _Pending(run, out) if bg else None
+        if bg:
+            if out:
+                run.add_done_callback(_store_result(self.shell.user_ns, out))
             return run.start_background()
         try:
             run._drive()  # (not wait(): the result, with all the output, is built only for --out)
         except KeyboardInterrupt:
             # The view shows "cancelled"; one line says what happened to the command, and the
             # cell still fails, so the cells queued after it don't run.
-            raise RunInterrupted(_cancel_note(command, computer, self._is_local)) from None
+            raise RunInterrupted(_cancel_note(command, computer, self._is_local, run.run_id)) from None
         result = run.summary
         assert result is not None
-        if args.out:
-            self.shell.user_ns[args.out] = run.result
-        if args.no_raise_error or result.outcome == "success":
+        if out:
+            self.shell.user_ns[out] = run.result
+        if no_raise or result.outcome == "success":
             return None
         words = run.words
         quoted = f"`{first_line(command, 60)}`"
@@ -166,6 +198,58 @@ class MiosaMagics(Magics):
         if result.outcome == "failure":
             raise CommandFailedError(f"{quoted} failed: {words}", run=run)
         raise MiosaError(words)
+
+    # -- runs and attach ------------------------------------------------------------------------
+
+    def _action(self, action: str, rest: str) -> Any:
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            raise UsageError(f"%miosa {action}: {exc}") from None
+        computer, tail, run_id = None, None, None
+        usage = (
+            "%miosa runs [-c COMPUTER]" if action == "runs" else "%miosa attach ID [--tail N] [-c COMPUTER]"
+        )
+        it = iter(words)
+        for word in it:
+            if word in ("-c", "--computer", "--tail"):
+                value = next(it, None)
+                if value is None:
+                    raise UsageError(f"%miosa {action}: {word} needs a value. Usage: {usage}")
+                if word == "--tail":
+                    if not value.isdigit():
+                        raise UsageError(f"%miosa attach: --tail needs a number of lines, got {value!r}.")
+                    tail = int(value)
+                else:
+                    computer = value
+            elif action == "attach" and run_id is None and not word.startswith("-"):
+                run_id = word
+            else:
+                raise UsageError(f"%miosa {action}: unexpected {word!r}. Usage: {usage}")
+        client, computer = self._where(computer)
+        runs = list_runs(client, computer)
+        if action == "runs":
+            print(runs_table(runs, computer))
+            return None
+        if run_id is None:
+            raise UsageError(f"%miosa attach: which run? Usage: {usage}; `%miosa runs` lists them.")
+        found = next((r for r in runs if r.id == run_id), None)
+        if found is None:
+            raise UsageError(
+                f"%miosa attach: no run {run_id!r} on {computer}; `%miosa runs` lists the runs there."
+            )
+        run = self._new_run(client, computer, found.command, attach=run_id, from_end=tail)
+        return self._show(run, found.command, computer, out=None, bg=False, no_raise=False)
+
+    def _where(self, named: str | None) -> tuple[Miosa, str]:
+        client, default_computer = self._client_for_run()
+        computer = named or self.computer or default_computer
+        if not computer:
+            raise UsageError(
+                "%miosa: which computer? Name it (`%%miosa COMPUTER_ID`), set MIOSA_COMPUTER_ID, or "
+                "`%config MiosaMagics.computer = '...'`."
+            )
+        return client, computer
 
     # -- choosing where to run ------------------------------------------------------------------
 
@@ -242,8 +326,10 @@ def _in_jupyter_kernel(shell: Any) -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell" or hasattr(shell, "kernel")
 
 
-def _cancel_note(command: str, computer: str, local: bool) -> str:
+def _cancel_note(command: str, computer: str, local: bool, run_id: str | None = None) -> str:
     what = f"`{first_line(command, 60)}` cancelled"
+    if run_id is not None:
+        return f"{what}: its process group on {computer} was killed."
     if local:
         return f"{what}: the local computer stopped it."
     # The API has no cancel call: closing the stream is all a client can do.

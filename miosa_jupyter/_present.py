@@ -12,9 +12,14 @@ from __future__ import annotations
 import functools
 import html
 import re
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._models import ExecResult
+
+if TYPE_CHECKING:
+    from ._durable import RunInfo
 
 __all__ = [
     "ICONS",
@@ -32,6 +37,7 @@ __all__ = [
     "line_text",
     "reconnecting_words",
     "running_words",
+    "runs_table",
     "seconds_text",
     "stylesheet",
 ]
@@ -125,6 +131,25 @@ def detached_words(computer: str, run_id: str, why: str) -> str:
         f"detached: still running on {computer}, as far as is known; re-attach with "
         f"`%miosa attach {run_id}`. (Following stopped: {why})"
     )
+
+
+def runs_table(runs: list[RunInfo], computer: str) -> str:
+    """``%miosa runs``: one line per durable run, newest first, and how to attach."""
+    if not runs:
+        return f"No durable runs on {computer}."
+    rows = [("ID", "STATUS", "STARTED", "DURATION", "COMMAND")]
+    for r in runs:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)) if r.started else "?"
+        took = seconds_text(r.duration) if r.duration is not None else ("…" if r.status == "running" else "?")
+        label = LABELS.get(r.status, r.status)
+        code = f" ({r.exit_code})" if r.status == "failure" else ""
+        rows.append((r.id, label + code, started, took, first_line(r.command, 60)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    ]
+    return "\n".join([*lines, f"Re-attach: %miosa attach ID [--tail N]   ({len(runs)} on {computer})"])
 
 
 def banner_text(status: str, words: str) -> str:

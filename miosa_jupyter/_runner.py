@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from ._durable import Follow
 from ._errors import (
+    APIConnectionError,
+    APIStatusError,
     AuthenticationError,
     BadRequestError,
     ComputerNotRunningError,
     MiosaError,
     NotFoundError,
     StreamError,
+    TicketError,
 )
 from ._models import TERMINAL_EVENTS, ExecResult
 from ._present import banner_words, detached_words, reconnecting_words, running_words
@@ -111,6 +114,8 @@ class Run:
         self._from_end = from_end
         self._follow_seconds = follow_seconds
         self._reconnect_for = reconnect_for
+        self._control_seconds = min(10, follow_seconds)  # a kill, a count: short execs
+        self._kill_error: str | None = None
         self._phase = running_words(computer_id, self.run_id)  # the running banner's words
         self._phase_shown = self._phase
 
@@ -301,7 +306,7 @@ class Run:
                     self._phase = reconnecting_words(self.computer_id)
                     self._wake.set()
                     time.sleep(min(5.0, 0.25 * 2 ** min(6, int(time.monotonic() - lost_since))))
-                    continue
+                # Never the start script again: it would start the command twice.
                 script = follow.follow_script()
                 follow.resumed()
         except MiosaError as exc:
@@ -322,9 +327,11 @@ class Run:
                 self.computer_id, command=script, timeout=self._follow_seconds, shell="/bin/sh"
             )
         except MiosaError as exc:
-            if first or not _retryable(exc):
+            if first and _refused(exc):  # the POST was answered no: nothing was started
                 raise
-            return str(exc)
+            if not first and not _retryable(exc):
+                raise
+            return str(exc)  # (after the first POST the command may run: follow it, don't restart)
         self._stream = stream
         self._opened.set()
         if self._phase != (phase := running_words(self.computer_id, self.run_id)):
@@ -360,7 +367,10 @@ class Run:
     def _attach_script(self, follow: Follow) -> str:
         if self._from_end is not None:
             answer = self.client.exec.run(
-                self.computer_id, command=follow.count_script(), timeout=30, shell="/bin/sh"
+                self.computer_id,
+                command=follow.count_script(),
+                timeout=self._control_seconds,
+                shell="/bin/sh",
             )
             counts = [int(w) for w in answer.stdout.split() if w.isdigit()]
             if answer.exit_code != 0 or len(counts) != 2:
@@ -370,18 +380,34 @@ class Run:
         return follow.follow_script()
 
     def _kill(self) -> None:
-        """Kill a durable run's process group on the computer; its follower then brings the end."""
+        """Kill a durable run's process group on the computer; its follower then brings the end.
+
+        When the computer can't be told, following stops and the run ends in an error that says
+        the command may still be running there (never "cancelled" for a command that may not be).
+        """
         assert self._follow is not None
         try:
-            self.client.exec.run(
-                self.computer_id, command=self._follow.cancel_script(), timeout=30, shell="/bin/sh"
+            answer = self.client.exec.run(
+                self.computer_id,
+                command=self._follow.cancel_script(),
+                timeout=self._control_seconds,
+                shell="/bin/sh",
             )
-        except MiosaError:
-            pass
+        except MiosaError as exc:
+            why = str(exc)
         else:
-            if self._read_done.wait(5):
+            if answer.exit_code == 0 and self._read_done.wait(5):
                 return
-        if self._stream is not None:  # it can't be reached: stop following (it may run on)
+            why = (
+                f"the kill exited {answer.exit_code}"
+                if answer.exit_code
+                else "its end did not come within 5 s"
+            )
+        self._kill_error = (
+            f"Could not stop run {self._follow.run_id} on {self.computer_id} ({why}); it may still be "
+            f"running there: `%miosa attach {self._follow.run_id}` shows it."
+        )
+        if self._stream is not None:
             self._stream.abort()
 
     def _note(self, text: str) -> None:
@@ -491,12 +517,14 @@ class Run:
         if follow is not None and follow.status is not None:
             status = follow.status
             if self._attach and follow.started is not None:  # it started before this kernel saw it
-                elapsed = max(0, status.ended - follow.started) * 1000
+                elapsed = round(max(0.0, status.ended - follow.started) * 1000)
             if status.reason == "timeout":
                 return ExecResult(exit_code=None, timed_out=True, duration_ms=elapsed)
             if status.reason == "cancelled":
                 return ExecResult(exit_code=None, cancelled=True, duration_ms=elapsed)
             return ExecResult(exit_code=status.exit_code, duration_ms=elapsed)
+        if self._kill_error is not None and follow is not None and follow.status is None:
+            return ExecResult(exit_code=None, duration_ms=elapsed, error=self._kill_error)
         if follow is not None and follow.lost and not self._cancelled:
             return ExecResult(
                 exit_code=None,
@@ -554,6 +582,13 @@ class Run:
     def words(self) -> str:
         """The banner's words for how the run ended (``exit 0 · 1.2 s``, ``after 30 s``...); "" before."""
         return self._words
+
+
+def _refused(exc: MiosaError) -> bool:
+    """The POST itself was refused (so nothing started), as opposed to its stream failing."""
+    if isinstance(exc, APIConnectionError):
+        return exc.started is False
+    return isinstance(exc, APIStatusError) and not isinstance(exc, TicketError)
 
 
 def _retryable(exc: MiosaError) -> bool:

@@ -21,8 +21,9 @@ function render({ model, el: host }) {
   command.setAttribute("aria-label", "command");
   const computer = el("input", { className: "miosa-computer", type: "text", size: 10 });
   computer.setAttribute("aria-label", "computer");
-  const timeout = el("input", { className: "miosa-timeout", type: "number", min: 1, max: 300 });
-  timeout.setAttribute("aria-label", "timeout in seconds");
+  // Empty (0 in the model): no limit, the durable run's default.
+  const timeout = el("input", { className: "miosa-timeout", type: "number", min: 0, placeholder: "none" });
+  timeout.setAttribute("aria-label", "time limit in seconds (empty: none)");
   const run = el("button", { className: "miosa-run", type: "button", textContent: "▶ Run" });
   const stop = el("button", { className: "miosa-stop", type: "button", textContent: "■ Stop" });
   const message = el("div", { className: "miosa-message" });
@@ -52,7 +53,7 @@ function render({ model, el: host }) {
     stop.disabled = !busy;
     message.textContent = model.get("message");
     computer.value = model.get("computer");
-    timeout.value = model.get("timeout");
+    timeout.value = model.get("timeout") || "";
     slot.hidden = model.get("run_id") === 0;
   }
 
@@ -63,7 +64,7 @@ function render({ model, el: host }) {
       type: "run",
       command: text,
       computer: computer.value.trim(),
-      timeout: Number(timeout.value) || null,
+      timeout: Number(timeout.value) || 0,
     });
     cursor = null;
     submitted = text; // cleared from the box once the kernel accepts it (it lands in the history)

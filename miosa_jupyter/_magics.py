@@ -65,6 +65,11 @@ class MiosaMagics(Magics):
     update_interval = Float(0.05, help="Seconds between view updates (bounds traffic to the browser).").tag(
         config=True
     )
+    reconnect_seconds = Float(
+        120.0,
+        help="How long a durable run's view keeps trying to reach its computer before it detaches "
+        "(the run goes on there; `%miosa attach ID` picks it up again).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -159,6 +164,7 @@ class MiosaMagics(Magics):
             interval=self.update_interval,
             head=self.head_lines,
             tail=self.tail_lines,
+            reconnect_for=self.reconnect_seconds,
             **options,
         )
 

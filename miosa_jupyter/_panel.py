@@ -33,18 +33,21 @@ class MiosaTerminal(TerminalView):
     computer
         Computer to run on; default: ``MIOSA_COMPUTER_ID``, else the embedded local computer.
     timeout
-        Seconds before a command is killed (1-300).
+        Seconds before a command is killed; 0 (the default): no limit. Each command is a durable run
+        (it outlives the stream, the 300 s of one exec and a dropped connection); ``attached=True``
+        runs each as one exec instead (1-300 s, the API's default 30).
     client
         A ``Miosa`` client; default: the cloud when ``MIOSA_API_KEY`` is set, else the local computer.
 
     ``panel.run("cmd")`` does what the Run button does and returns the ``Run`` (``wait()``, ``cancel()``,
-    ``result``); ``panel.results`` keeps the ``ExecResult`` of every finished run.
+    ``result``); ``panel.attach("r1a2b3c4d")`` shows a durable run started elsewhere;
+    ``panel.results`` keeps the ``ExecResult`` of every finished run.
     """
 
     _esm = STATIC / "panel.js"
 
     computer = traitlets.Unicode("").tag(sync=True)
-    timeout = traitlets.Int(30).tag(sync=True)
+    timeout = traitlets.Int(0).tag(sync=True)
     history = traitlets.List(traitlets.Unicode()).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
@@ -52,8 +55,9 @@ class MiosaTerminal(TerminalView):
     def __init__(
         self,
         computer: str | None = None,
-        timeout: int = 30,
+        timeout: int = 0,
         *,
+        attached: bool = False,
         client: Miosa | None = None,
         head: int = 20,
         tail: int = 1000,
@@ -65,6 +69,7 @@ class MiosaTerminal(TerminalView):
         else:
             default_computer = "local"
         self._client = client
+        self._attached = attached
         self.computer = computer or default_computer
         self._runs: list[Run] = []
         self.current: Run | None = None
@@ -73,15 +78,28 @@ class MiosaTerminal(TerminalView):
 
     def run(self, command: str, *, computer: str | None = None, timeout: int | None = None) -> Run | None:
         """Start ``command`` in the background; returns the ``Run``, or None if one is still going."""
-        from ._widget import WidgetView
-
         if not command.strip():
             self.message = "Type a command first."
             return None
-        timeout = timeout or self.timeout
-        if not 1 <= timeout <= 300:
-            self.message = f"Timeout must be 1-300 seconds, got {timeout}."
+        timeout = timeout if timeout is not None else self.timeout
+        if timeout < 0 or (self._attached and not 1 <= (timeout or 30) <= 300):
+            self.message = (
+                f"Timeout must be 1-300 seconds for an attached run, got {timeout}."
+                if self._attached
+                else f"Timeout must be a number of seconds (0: no limit), got {timeout}."
+            )
             return None
+        return self._start(
+            command, computer, timeout=timeout or (30 if self._attached else None), durable=not self._attached
+        )
+
+    def attach(self, run_id: str, *, computer: str | None = None, tail: int | None = None) -> Run | None:
+        """Show a durable run started elsewhere (another kernel, before a restart) in this panel."""
+        return self._start(f"%miosa attach {run_id}", computer, attach=run_id, from_end=tail)
+
+    def _start(self, command: str, computer: str | None, **options: Any) -> Run | None:
+        from ._widget import WidgetView
+
         with self._lock:
             if self.current is not None and not self.current.done:
                 self.message = _STILL_RUNNING
@@ -89,12 +107,12 @@ class MiosaTerminal(TerminalView):
             view = WidgetView(
                 head=self.head_lines, tail=self.tail_lines, widget=self, display=False, record_on_end=False
             )
-            run = Run(self._client, computer or self.computer, command, timeout=timeout, view=view)
+            run = Run(self._client, computer or self.computer, command, view=view, **options)
             self.current = run
             with self.hold_sync():
                 self.busy = True
                 self.message = ""
-                if not self.history or self.history[-1] != command:
+                if "attach" not in options and (not self.history or self.history[-1] != command):
                     self.history = [*self.history[-199:], command]
         run.add_done_callback(self._finished)
         try:
@@ -104,7 +122,7 @@ class MiosaTerminal(TerminalView):
         return run.start_background()
 
     def stop(self) -> None:
-        """Cancel the running command (the local computer kills its process group)."""
+        """Cancel the running command: its process group on the computer is killed."""
         run = self.current
         if run is not None and not run.done:
             run.cancel()
@@ -130,6 +148,6 @@ class MiosaTerminal(TerminalView):
             if content.get("computer"):
                 self.computer = str(content["computer"])
             timeout = content.get("timeout")
-            if isinstance(timeout, int | float) and timeout:
+            if isinstance(timeout, int | float) and not isinstance(timeout, bool):
                 self.timeout = int(timeout)
             self.run(str(content.get("command", "")))

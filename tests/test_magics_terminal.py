@@ -49,8 +49,10 @@ def test_partial_last_line_then_banner_on_its_own_line(ip, capsys):
 
 
 def test_usage_errors(ip):
-    with pytest.raises(UsageError, match="--timeout must be 1-300"):
-        ip.run_cell_magic("miosa", "--timeout 301", "ls")
+    with pytest.raises(UsageError, match="--timeout must be a whole number of seconds >= 1"):
+        ip.run_cell_magic("miosa", "--timeout 0", "ls")
+    with pytest.raises(UsageError, match="an --attached run lasts at most 300 s"):
+        ip.run_cell_magic("miosa", "--attached --timeout 301", "ls")
     with pytest.raises(UsageError, match="--out needs a variable name"):
         ip.run_cell_magic("miosa", "--out 1x", "ls")
     with pytest.raises(UsageError, match="unknown flag --nope"):

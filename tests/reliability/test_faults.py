@@ -60,7 +60,9 @@ def test_magic_shows_an_error_banner_when_the_server_is_killed_mid_run(subserver
     try:
         assert kernel.run("%load_ext miosa_jupyter").reply["status"] == "ok"
         pidfile = tmp_path / "pid"
-        msg_id = kernel.send(f"%%miosa local --no-raise-error\necho before; echo $$ > {pidfile}; sleep 30")
+        msg_id = kernel.send(
+            f"%%miosa local --no-raise-error --attached\necho before; echo $$ > {pidfile}; sleep 30"
+        )
         kernel.wait_for_iopub(
             lambda m: m["msg_type"] == "comm_msg" and "before" in json.dumps(m["content"]), timeout=20
         )

@@ -55,6 +55,7 @@ class Results:
         self.memory: dict[str, Any] = {}
         self.browser: dict[str, Any] = {}
         self.views: dict[str, Any] = {}
+        self.durable: dict[str, Any] = {}
         self.loads: list[Workload] = []
 
     def find(self, path: str, w: Workload) -> Series | None:
@@ -393,9 +394,19 @@ def targets_table(r: Results) -> list[str]:
 
 
 def render(r: Results) -> str:
+    from bench._durable import report as durable
     from bench._views import report as views
 
     live = views(r.views) if r.views else []
-    parts = [header(r), throughput(r), ratios(r), first_line(r), memory(r), live, browser(r)]
+    parts = [
+        header(r),
+        throughput(r),
+        ratios(r),
+        first_line(r),
+        memory(r),
+        live,
+        durable(r.durable),
+        browser(r),
+    ]
     parts.append(targets_table(r))
     return "\n\n".join("\n".join(p) for p in parts if p) + "\n"

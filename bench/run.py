@@ -5,8 +5,9 @@
     .venv/bin/python bench/run.py --only client,notebook --rounds 5
 
 Sections: floor, client, notebook (throughput and time to first line in one kernel), memory (a fresh
-kernel), views (redraw storms, the first run after %load_ext, 30 runs at once), browser (JupyterLab +
-headless Chromium). Progress goes to stderr, the report to stdout.
+kernel), views (redraw storms, the first run after %load_ext, 30 runs at once), durable (durable runs
+against attached ones), browser (JupyterLab + headless Chromium). Progress goes to stderr, the report
+to stdout.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _browser, _client, _floor, _notebook, _report, _views
+from bench import _browser, _client, _durable, _floor, _notebook, _report, _views
 from bench._common import Workload, load, log, workloads
 
-SECTIONS = ("floor", "client", "notebook", "memory", "views", "browser")
+SECTIONS = ("floor", "client", "notebook", "memory", "views", "durable", "browser")
 FULL_SIZES = [100_000, 1_000_000]
 QUICK_SIZES = [100_000]
 BIG = 1_000_000  # memory and browser workloads (the issue fixes them at 1M)
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     if "views" in args.only:
         log("views ...")
         r.views = _views.bench(1 if args.quick else args.rounds, args.ttfl_samples)
+    if "durable" in args.only:
+        log("durable ...")
+        r.durable = _durable.bench(args.rounds, args.ttfl_samples)
     if "browser" in args.only:
         log("browser ...")
         r.browser = _browser.bench(BIG, args.rounds)

@@ -11,6 +11,9 @@ the command runs in its own session on the computer (``setsid``), writing a run 
       reason    "timeout" or "cancelled" when something other than the command ended it
       status    "CODE REASON ENDED" once it has ended (written last, by rename)
 
+The command, and everything it starts, has ``MIOSA_RUN=<id>`` in its environment (its own id, and
+how a local computer that keeps runs tells them from its other commands).
+
 and every exec *follows* it: ``tail --pid=WRAPPER -n +LINE -f`` of each file, from the lines the
 client already has, then one marker line with the status. Only POSIX tools plus ``setsid`` and GNU
 ``tail --pid``, so it works with the API as the page documents it; a computer without them gets a
@@ -142,8 +145,8 @@ B={RUNS_DIR}; R="$B/{self.run_id}"
 umask 077
 [ ! -e "$R" ] && mkdir -p "$R" || {{ {say} "unsupported a new run directory in $B"; exit 0; }}
 {keep}: > "$R/out"; : > "$R/err"
-setsid /bin/sh -c {shlex.quote(_WRAPPER)} miosa-run "$R" {shlex.quote(shell)} {int(timeout or 0)} \\
-  "$B" {text} < /dev/null > /dev/null 2>&1 &
+MIOSA_RUN={self.run_id} setsid /bin/sh -c {shlex.quote(_WRAPPER)} miosa-run \\
+  "$R" {shlex.quote(shell)} {int(timeout or 0)} "$B" {text} < /dev/null > /dev/null 2>&1 &
 w=$!
 {self._follow_body(wrapper_known=True)}"""
 
@@ -165,7 +168,8 @@ B={RUNS_DIR}; R="$B/{self.run_id}"
 {find}tail -s 0.02 --pid="$w" -n +{out.lines + 1} -f "$R/out" & a=$!
 tail -s 0.02 --pid="$w" -n +{err.lines + 1} -f "$R/err" >&2 & b=$!
 wait $a; wait $b
-{say} "started $(cat "$R/started" 2> /dev/null) status $(cat "$R/status" 2> /dev/null)"
+s=; st=; read -r s 2> /dev/null < "$R/started"; read -r st 2> /dev/null < "$R/status"
+{say} "started $s status $st"
 """
 
     def cancel_script(self, grace: float = 2.0) -> str:

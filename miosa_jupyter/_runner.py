@@ -277,6 +277,7 @@ class Run:
         first = True
         script = ""
         lost_since: float | None = None
+        attempts = 0
         try:
             if self._attach:
                 script = self._attach_script(follow)
@@ -296,16 +297,18 @@ class Run:
                 if follow.status is not None or follow.missing or follow.lost or self._error:
                     return
                 if why is None:  # the exec reached its cap: the next one follows on at once
-                    lost_since = None
+                    lost_since, attempts = None, 0
                 else:
                     lost_since = lost_since or time.monotonic()
                     if self._cancelled or time.monotonic() - lost_since > self._reconnect_for:
                         if not self._cancelled:
                             self._error = detached_words(self.computer_id, follow.run_id, why)
                         return
-                    self._phase = reconnecting_words(self.computer_id)
-                    self._wake.set()
-                    time.sleep(min(5.0, 0.25 * 2 ** min(6, int(time.monotonic() - lost_since))))
+                    if attempts:  # the first try is at once; then 0.25 s, doubling to 5 s
+                        self._phase = reconnecting_words(self.computer_id)
+                        self._wake.set()
+                        time.sleep(min(5.0, 0.25 * 2 ** min(5, attempts - 1)))
+                    attempts += 1
                 # Never the start script again: it would start the command twice.
                 script = follow.follow_script()
                 follow.resumed()

@@ -350,7 +350,7 @@ def test_a_computer_that_restarted_under_a_run_reports_it_lost(capped: Miosa, ru
     (d / "pid").write_text("999999\n")  # no such process: the wrapper died without a status
     result = Run(capped, "local", "", attach=follow.run_id, follow_seconds=CAP).start().wait()
     assert result is not None and result.outcome == "error"
-    assert result.stdout == "half\n"
+    assert (result.stdout, result.stderr) == ("half\n", "")  # and no noise of the follower
     assert "ended without a status" in (result.error or "")
     assert [r.status for r in list_runs(capped, "local", timeout=CAP) if r.id == follow.run_id] == ["lost"]
 
@@ -362,3 +362,44 @@ def test_parse_runs_skips_what_it_does_not_understand() -> None:
         ("r0000000a", "success", 2.0, "echo a"),
         ("r0000000b", "lost", None, "b"),
     ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_restarted_mid_run_keeps_the_run_and_the_view_picks_it_up(
+    subserver: Any, runs_dir: Path, tmp_path: Path
+) -> None:
+    port, token = str(_free_port()), "s" * 32
+    first = subserver("--port", port, token=token)
+    view = Notes()
+    ran = tmp_path / "ran"
+    with Miosa(first.token, base_url=first.base_url) as client:
+        command = f"echo x >> {ran}; for i in $(seq 1 16); do echo line $i; sleep 0.25; done; exit 2"
+        run = Run(client, "local", command, durable=True, view=view).start()
+        run.start_background()
+        time.sleep(1.0)
+        first.proc.kill()  # SIGKILL: no goodbye
+        first.proc.wait(10)
+        wait_until(lambda: any("reconnecting" in n for n in view.notes), timeout=10, what="reconnecting…")
+        subserver("--port", port, token=token)  # the same computer comes back
+        result = run.wait(30)
+    assert result is not None and (result.outcome, result.exit_code) == ("failure", 2), result
+    assert result.stdout == "".join(f"line {i}\n" for i in range(1, 17))
+    assert ran.read_text() == "x\n"
+
+
+def test_the_embedded_local_computer_ends_its_runs_with_it(
+    make_server: Any, runs_dir: Path, tmp_path: Path
+) -> None:
+    srv = make_server()
+    pidfile = tmp_path / "pid"
+    with Miosa(srv.token, base_url=srv.base_url) as client:
+        run = Run(client, "local", f"echo $$ > {pidfile}; sleep 300", durable=True, reconnect_for=0).start()
+        pid = read_pid(pidfile)
+        srv.stop()
+        wait_until(lambda: pid_gone(pid), what="the run killed with its computer")
+        run.wait(10)

@@ -7,7 +7,9 @@ When the pipe closes (the server stopped or died, however it ended) the watchdog
 still registered, then every process that carries the server's marker in its environment
 (``=MARKER``: ``MIOSA_LOCAL_RUN=<id>``, which every command and its descendants inherit): the daemons
 a command started with ``setsid`` outlive the command, as a person starting a server wants, but not
-the local computer (Jenkins' ProcessTreeKiller finds a build's strays the same way). A process that
+the local computer (Jenkins' ProcessTreeKiller finds a build's strays the same way). Told ``k``
+(``serve``: a computer that keeps its runs across its own restarts), it spares durable runs
+(``MIOSA_RUN=<id>`` in the environment, ``_durable.py``). A process that
 clears its environment escapes this. Run as ``python -m miosa_jupyter.local._watchdog``; it imports
 nothing else.
 """
@@ -26,8 +28,9 @@ __all__ = ["Watchdog"]
 class Watchdog:
     """The server's side: start the watchdog once, then report groups as they start and end."""
 
-    def __init__(self, marker: str = "") -> None:
+    def __init__(self, marker: str = "", *, keep_runs: bool = False) -> None:
         self.marker = marker  # MIOSA_LOCAL_RUN's value in the commands' environment
+        self.keep_runs = keep_runs  # spare durable runs (MIOSA_RUN=...): a computer that outlives us
         self._proc: subprocess.Popen[bytes] | None = None
 
     def _pipe(self) -> subprocess.Popen[bytes] | None:
@@ -43,6 +46,8 @@ class Watchdog:
                 )
                 if self.marker and self._proc.stdin is not None:
                     self._proc.stdin.write(f"={self.marker}\n".encode())
+                    if self.keep_runs:
+                        self._proc.stdin.write(b"k\n")
         return self._proc
 
     def _say(self, line: str) -> None:
@@ -68,11 +73,13 @@ class Watchdog:
 
 
 MARKER_ENV = "MIOSA_LOCAL_RUN"
+RUN_ENV = "MIOSA_RUN"  # a durable run's id (``_durable.py``), in its whole process tree
 
 
 def _watch() -> None:
     groups: set[int] = set()
     marker = b""
+    keep = False
     with contextlib.suppress(OSError, KeyboardInterrupt):
         for raw in sys.stdin.buffer:
             line = raw.strip()
@@ -82,15 +89,18 @@ def _watch() -> None:
                 groups.discard(int(line[1:]))
             elif line[:1] == b"=":
                 marker = line[1:]
+            elif line == b"k":
+                keep = True
     for pgid in groups:
         with contextlib.suppress(OSError):
             os.killpg(pgid, signal.SIGKILL)
     if marker:
-        kill_marked(MARKER_ENV.encode() + b"=" + marker)
+        kill_marked(MARKER_ENV.encode() + b"=" + marker, spare=RUN_ENV.encode() + b"=" if keep else None)
 
 
-def kill_marked(entry: bytes) -> list[int]:
-    """SIGKILL every process (of ours to read) whose environment holds ``entry``; their pids."""
+def kill_marked(entry: bytes, spare: bytes | None = None) -> list[int]:
+    """SIGKILL every process (of ours to read) whose environment holds ``entry`` (and no variable
+    starting with ``spare``: a durable run, when the computer keeps them); their pids."""
     killed = []
     me = os.getpid()
     for name in os.listdir("/proc"):
@@ -101,7 +111,8 @@ def kill_marked(entry: bytes) -> list[int]:
                 env = f.read()
         except OSError:  # gone, or not ours
             continue
-        if entry in env.split(b"\0"):
+        entries = env.split(b"\0")
+        if entry in entries and not (spare and any(e.startswith(spare) for e in entries)):
             with contextlib.suppress(OSError):
                 os.kill(int(name), signal.SIGKILL)
                 killed.append(int(name))

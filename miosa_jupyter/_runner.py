@@ -340,8 +340,8 @@ class Run:
         if self._phase != (phase := running_words(self.computer_id, self.run_id)):
             self._phase = phase  # following again after a reconnection
             self._wake.set()
-        if self._cancelled:
-            self._kill()
+        if self._cancelled:  # (a cancel that came between two execs, or before the first)
+            threading.Thread(target=self._kill, name="miosa-run-cancel", daemon=True).start()
         self._terminal = None
         try:
             for batch in stream.batches():

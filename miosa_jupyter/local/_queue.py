@@ -69,6 +69,13 @@ class OutputQueue(Generic[T]):
         """Wake whoever waits in ``wait()`` (a reader that was superseded)."""
         self._arrived.set()
 
+    def put_back(self, item: T) -> None:
+        """Return part of the item just taken to the front (it was in the queue: it fits)."""
+        size = weight(item)
+        self._items.appendleft((item, size))
+        self.nbytes += size
+        self._arrived.set()
+
     async def get(self) -> T:
         while not self._items:
             self._arrived.clear()

@@ -17,8 +17,8 @@ bench._resume``; a shared, noisy machine): before 434/419/466/444/480 ms, with i
 ``b"".join`` per write, the client one ``in`` test per read (an ``rfind`` and a ``count`` over the text
 after the last id when there is one). An id on every frame would cost a format per line in the
 encoder and an id-aware split in the client's bulk decode. A browser's EventSource resumes correctly
-from sparse ids: the spec's last-event-ID buffer persists across events. The stream starts with
-``id: 0`` so that a cut inside the first write can resume too.
+from sparse ids: the spec's last-event-ID buffer persists across events. The first event is a
+write of its own (with ``id: 1``) so that a cut inside the first full write can resume too.
 
 What a cut loses in flight must fit the window: the server's socket send buffer (``send_buffer``,
 512 KiB, which Linux doubles), at most one write past uvicorn's flow control, and the network's share.
@@ -42,7 +42,6 @@ __all__ = ["Feed"]
 
 MAX_WRITE = 256 * 1024  # bytes of frames gathered into one write
 
-_START = b"id: 0\n\n"  # an id with no data dispatches no event; it sets the last event ID
 _HOW = "POST the exec again to run the command anew."
 
 
@@ -114,11 +113,6 @@ class Feed:
     async def _events(self, me: object, sent: int) -> AsyncIterator[bytes]:
         queue = self.execution.queue
         try:
-            # An id before the first event (in the first write): a cut inside the first write (up to
-            # MAX_WRITE, thousands of events) can resume from the start while the window holds it.
-            if not sent and not self.last:
-                yield _START + (self._take() if not queue.empty() else HEARTBEAT)
-                sent = self.last
             while self._owner is me:
                 if sent < self.last:  # a replay, or what an older reader took and may not have sent
                     # In writes of about MAX_WRITE: one big write would sit whole in the transport's
@@ -168,6 +162,16 @@ class Feed:
         size = 0
         n = self.last
         item = queue.get_nowait()
+        if not n and isinstance(item, OutputChunk):
+            # The first event is a write of its own, with its id: a cut inside the first full write
+            # (thousands of events) can then resume. (An id-only "id: 0" block would do it too,
+            # but httpx-sse dispatches such a block as an event with empty data.)
+            if len(item.lines) > 1:
+                queue.put_back(OutputChunk(item.stream, item.lines[1:], item.partial))
+                item = OutputChunk(item.stream, item.lines[:1], False)
+            parts.append(encode_output(item))
+            n = 1
+            item = None
         while isinstance(item, OutputChunk):
             frames = encode_output(item)
             parts.append(frames)
@@ -177,9 +181,10 @@ class Feed:
                 break
             item = queue.get_nowait()
         else:
-            parts.append(encode_event(*item))
-            n += 1
-            self.ended = True
+            if item is not None:
+                parts.append(encode_event(*item))
+                n += 1
+                self.ended = True
         # The id field takes the place of the last frame's final "\n" (a view: no copy of the frame).
         last = parts.pop()
         data = b"".join([*parts, memoryview(last)[:-1], id_field(n)])

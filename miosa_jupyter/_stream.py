@@ -55,6 +55,7 @@ class _Reading:
     reconnects: int = 0
     _decoder: Decoder
     _stopped: bool = False  # closed or aborted by the caller: never resume
+    _tries = 0  # reconnection attempts since the stream last delivered events
 
     def _error(self, exc: Exception, why: str = "") -> StreamError:
         if isinstance(exc, httpx.ReadTimeout) and self.idle_timeout is not None:
@@ -73,14 +74,19 @@ class _Reading:
             raise self._error(cause, why) from None
         return last
 
-    def _delays(self) -> Iterator[float]:
-        """Seconds to wait before each attempt: at once (or the server's ``retry:``), then backing off."""
+    def _delay(self) -> float | None:
+        """Seconds to wait before the next attempt (None: no attempt left), counting the attempts
+        since the stream last delivered something: at once (or after the server's ``retry:``), then
+        backing off. A server that accepts and drops every reconnection runs out of attempts."""
+        tries = self._tries
+        if tries >= ATTEMPTS:
+            return None
+        self._tries += 1
         retry = self._decoder.retry
-        yield 0.0 if retry is None else min(retry / 1000, MAX_DELAY)
-        delay = FIRST_DELAY if retry is None else max(FIRST_DELAY, min(retry / 1000, MAX_DELAY))
-        for _ in range(ATTEMPTS - 1):
-            yield delay
-            delay = min(delay * 2, MAX_DELAY)
+        first = FIRST_DELAY if retry is None else max(FIRST_DELAY, min(retry / 1000, MAX_DELAY))
+        if not tries:
+            return 0.0 if retry is None else min(retry / 1000, MAX_DELAY)
+        return min(first * 2 ** (tries - 1), MAX_DELAY)
 
     def _refused(self, cause: Exception, last: str, exc: MiosaError) -> StreamError | None:
         """The error to raise when the server's answer ends the attempts (None: try again)."""
@@ -92,11 +98,12 @@ class _Reading:
         return self._error(cause, why)
 
     def _exhausted(
-        self, cause: Exception, last: str, tries: int, began: float, exc: MiosaError
+        self, cause: Exception, last: str, tries: int, began: float, exc: MiosaError | None
     ) -> StreamError:
+        got = f"the last attempt failed: {_reason(exc)}" if exc else "each one dropped before an event."
         why = (
             f"The client tried to resume after event {last} {tries} times over "
-            f"{time.monotonic() - began:.1f} s; the last attempt failed: {_reason(exc)} "
+            f"{time.monotonic() - began:.1f} s; {got} "
         )
         return self._error(cause, why)
 
@@ -164,6 +171,7 @@ class ExecStream(_Reading):
                     for data in self._response.iter_bytes():
                         batch = decoder.feed(data)
                         if batch:
+                            self._tries = 0
                             yield batch
                             if decoder.finished:
                                 return
@@ -179,10 +187,10 @@ class ExecStream(_Reading):
         last = self._resume_from(cause, self._reopen is not None)
         assert self._reopen is not None
         self.reconnecting = True
-        began, tries = time.monotonic(), 0
+        began = time.monotonic()
+        failed: MiosaError | None = None
         try:
-            for delay in self._delays():
-                tries += 1
+            while (delay := self._delay()) is not None:
                 if self._stop.wait(delay):
                     break
                 try:
@@ -199,7 +207,7 @@ class ExecStream(_Reading):
                 self._resumed()
                 return
             else:
-                raise self._exhausted(cause, last, tries, began, failed) from None
+                raise self._exhausted(cause, last, self._tries, began, failed) from None
         finally:
             self.reconnecting = False
         raise self._error(cause) from None  # stopped by the caller meanwhile
@@ -267,6 +275,7 @@ class AsyncExecStream(_Reading):
                     async for data in response.aiter_bytes():
                         batch = decoder.feed(data)
                         if batch:
+                            self._tries = 0
                             yield batch
                             if decoder.finished:
                                 return
@@ -282,10 +291,10 @@ class AsyncExecStream(_Reading):
         last = self._resume_from(cause, self._reopen is not None)
         assert self._reopen is not None
         self.reconnecting = True
-        began, tries = time.monotonic(), 0
+        began = time.monotonic()
+        failed: MiosaError | None = None
         try:
-            for delay in self._delays():
-                tries += 1
+            while (delay := self._delay()) is not None:
                 if delay:
                     await asyncio.sleep(delay)
                 if self._stopped:
@@ -301,7 +310,7 @@ class AsyncExecStream(_Reading):
                 self._resumed()
                 return response
             else:
-                raise self._exhausted(cause, last, tries, began, failed) from None
+                raise self._exhausted(cause, last, self._tries, began, failed) from None
         finally:
             self.reconnecting = False
         raise self._error(cause) from None

@@ -20,7 +20,7 @@ from miosa_jupyter import LocalServer, LocalSettings, Miosa
 
 T = TypeVar("T")
 
-FAST = {"grace": 0.5, "heartbeat": 0.5}
+FAST = {"grace": 0.5, "heartbeat": 0.5, "resume_grace": 0.3}
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01, what: str = "") -> T:

@@ -88,6 +88,10 @@ curl -N "{srv.base_url}/computers/local/exec/stream/events?ticket=$TICKET" \\
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     frames = [f for f in out.stdout.split("\n\n") if f.strip()]
+    assert frames[0].endswith("\nid: 1"), "the first event is resumable"
+    assert frames[-1].endswith(f"\nid: {len(frames)}"), "the terminal event carries its ordinal"
+    # The last frame of each write carries an id (events counted from 1): resume points.
+    frames = [f.rpartition("\nid: ")[0] or f for f in frames]
     assert 'event: output\ndata: {"type":"output","line":"Collecting torch\\n","stream":"stdout"}' in frames
     assert 'event: output\ndata: {"type":"output","line":"warn\\n","stream":"stderr"}' in frames
     name, data = frames[-1].split("\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import shlex
@@ -21,14 +20,13 @@ from starlette.routing import Route
 from ._computer import ApiError, LocalComputer, LocalSettings
 from ._exec import Execution
 from ._guard import CORS, Guard, api_error, http_error, internal_error
+from ._replay import Feed
 from ._result import collect_unless_gone
-from ._sse import HEARTBEAT, OutputChunk, encode_event, encode_output
 from ._tickets import TicketRejected
 
 __all__ = ["create_app"]
 
 _API = "/api/v1"
-_MAX_WRITE = 256 * 1024  # bytes of frames gathered into one write
 
 
 def create_app(settings: LocalSettings | None = None) -> Starlette:
@@ -120,13 +118,19 @@ async def exec_events(request: Request) -> Response:
     ticket = request.query_params.get("ticket")
     if not ticket:
         raise ApiError(401, "invalid_ticket", "Missing ?ticket=; POST .../exec/stream to get one.")
+    resume = request.headers.get("last-event-id")
     try:
         execution = computer.tickets.redeem(ticket, cid)
     except TicketRejected as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
-    execution.claimed.set()
+        if exc.code != "TICKET_USED" or resume is None:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+        body = _resumed(computer, ticket, cid, resume)
+    else:
+        # A first connection starts at the first event (a Last-Event-ID here names nothing yet).
+        execution.claimed.set()
+        body = _feed(computer, ticket, execution).attach()
     return StreamingResponse(
-        _events(execution, computer.settings.heartbeat),
+        body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -156,33 +160,36 @@ async def exec_python(request: Request) -> Response:
 # -- the event stream ------------------------------------------------------------------------
 
 
-async def _events(execution: Execution, heartbeat: float) -> AsyncIterator[bytes]:
-    """Frames for everything the command prints, gathered into large writes, then one terminal event."""
-    queue = execution.queue
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), heartbeat)
-            except TimeoutError:
-                yield HEARTBEAT
-                continue
-            parts: list[bytes] = []
-            size = 0
-            while isinstance(item, OutputChunk):
-                frames = encode_output(item)
-                parts.append(frames)
-                size += len(frames)
-                if size >= _MAX_WRITE or queue.empty():
-                    break
-                item = queue.get_nowait()
-            else:
-                parts.append(encode_event(*item))
-                yield b"".join(parts)
-                return
-            yield b"".join(parts)
-    finally:
-        # The client went away (or the stream ended): a command no one reads is killed.
-        execution.cancel()
+def _feed(computer: LocalComputer, ticket: str, execution: Execution) -> Feed:
+    """The stream of a ticket just redeemed: resumable while its command lives, and a grace after."""
+    s = computer.settings
+    feed = Feed(
+        execution,
+        s.computer_id,
+        replay_bytes=s.replay_bytes,
+        grace=s.resume_grace,
+        heartbeat=s.heartbeat,
+        on_forget=lambda: computer.feeds.pop(ticket, None),
+    )
+    computer.feeds[ticket] = feed
+    return feed
+
+
+def _resumed(computer: LocalComputer, ticket: str, cid: str, last_event_id: str) -> AsyncIterator[bytes]:
+    """A reconnection (a used ticket and ``Last-Event-ID``): the stream again, after that event."""
+    feed = computer.feeds.get(ticket)
+    if feed is None:
+        grace = computer.settings.resume_grace
+        raise ApiError(
+            410,
+            "RESUME_UNAVAILABLE",
+            f"This stream can't be resumed any more: its command ended, or was ended because no reader "
+            f"came back within {grace:g} s of the last one leaving, more than {grace:g} s ago. "
+            "POST the exec again to run the command anew.",
+        )
+    if feed.computer_id != cid:
+        raise ApiError(401, "invalid_ticket", f"This ticket is not for computer {cid!r}.")
+    return feed.resume(last_event_id)
 
 
 # -- requests ----------------------------------------------------------------------------------

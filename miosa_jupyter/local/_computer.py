@@ -7,10 +7,14 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ._exec import Execution
 from ._tickets import TicketBook
 from ._watchdog import MARKER_ENV, Watchdog
+
+if TYPE_CHECKING:
+    from ._replay import Feed
 
 __all__ = ["ApiError", "LocalComputer", "LocalSettings"]
 
@@ -35,6 +39,15 @@ class LocalSettings:
     cwd: str | None = None
     ticket_ttl: float = 60.0
     heartbeat: float = 15.0
+    # Resuming a dropped stream (Last-Event-ID): the bytes of the last writes kept per command, and
+    # how long a command whose reader went away waits for it to come back before it is killed (and
+    # how long a finished command's stream stays resumable).
+    replay_bytes: int = 4 << 20
+    resume_grace: float = 5.0
+    # The kernel's send buffer per connection (Linux doubles it): what a dropped stream had handed
+    # to the kernel is lost with it, so it must stay well under replay_bytes. Autotuned it grows to
+    # net.ipv4.tcp_wmem's max (4 MiB), the whole window. None: leave it to the kernel.
+    send_buffer: int | None = 512 << 10
     grace: float = 2.0  # SIGTERM to SIGKILL
     flush_after: float = 0.1  # a partial line is sent after this long without more output
     max_line: int = 65536  # longer lines are cut into pieces
@@ -60,6 +73,7 @@ class LocalComputer:
         self.status: dict[str, str] = {settings.computer_id: "running"}
         self.running: set[Execution] = set()
         self.tickets: TicketBook[Execution] = TicketBook(settings.ticket_ttl, on_expire=self._expired)
+        self.feeds: dict[str, Feed] = {}  # redeemed ticket -> its stream, while it can be resumed
         # Commands get this process's environment, less any secret of the local computer's own.
         env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
         env["PYTHONUNBUFFERED"] = "1"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
+import socket
 from typing import Any
 
 import h11
@@ -27,6 +28,7 @@ class GuardedH11(H11Protocol):
 
     request_timeout = 10.0
     max_connections = 512
+    send_buffer: int | None = None  # SO_SNDBUF of each connection (None: the kernel's autotuning)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -37,6 +39,11 @@ class GuardedH11(H11Protocol):
         if len(self.connections) > self.max_connections:
             transport.abort()
             return
+        sock = transport.get_extra_info("socket")
+        if self.send_buffer and sock is not None:
+            # What a dropped stream loses in the kernel: the replay window must hold more than this.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         self._arm()
 
     def data_received(self, data: bytes) -> None:

@@ -9,6 +9,7 @@ fills and the command blocks: back-pressure, never loss. The ending always fits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -53,6 +54,25 @@ class OutputQueue(Generic[T]):
         """Add ``item`` now, whatever the bound (the ending, an error)."""
         size = weight(item) if size is None else size
         self._items.append((item, size))
+        self.nbytes += size
+        self._arrived.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an item; True if one is there. ``poke()`` ends the wait."""
+        if not self._items:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+        return bool(self._items)
+
+    def poke(self) -> None:
+        """Wake whoever waits in ``wait()`` (a reader that was superseded)."""
+        self._arrived.set()
+
+    def put_back(self, item: T) -> None:
+        """Return part of the item just taken to the front (it was in the queue: it fits)."""
+        size = weight(item)
+        self._items.appendleft((item, size))
         self.nbytes += size
         self._arrived.set()
 

@@ -66,6 +66,7 @@ class LocalServer:
             {
                 "request_timeout": self.settings.request_timeout,
                 "max_connections": self.settings.max_connections,
+                "send_buffer": self.settings.send_buffer,
             },
         )
         config = uvicorn.Config(

@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = LocalSettings(cors_origin=args.cors_origin, cwd=args.cwd)
+    # The kernel's embedded computer (--exit-with-stdin) ends durable runs with it; `serve` keeps them.
+    settings = LocalSettings(cors_origin=args.cors_origin, cwd=args.cwd, keep_runs=not args.exit_with_stdin)
     if token is not None:
         settings.token = token
     try:

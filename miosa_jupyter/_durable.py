@@ -79,6 +79,16 @@ ls -1t "$B"/r*/status 2> /dev/null | tail -n +{KEEP_COUNT + 1} \\
 """
 
 
+# Whether a pid is a live process: kill -0 also succeeds for a zombie, which a wrapper is until its
+# new parent (init, after the exec that started it ended) reaps it; /proc says which, where there is one.
+_ALIVE = """\
+alive() {
+  [ -n "$1" ] && kill -0 "$1" 2> /dev/null || return 1
+  st=; read -r st 2> /dev/null < "/proc/$1/stat"
+  case "$st" in *") Z "*) return 1 ;; esac
+}"""
+
+
 def valid_run_id(run_id: str) -> bool:
     return bool(_ID.match(run_id))
 
@@ -277,12 +287,13 @@ def list_script() -> str:
     """One tab-separated line per run: id, started, status line (or running / lost), command."""
     return f"""\
 B={RUNS_DIR}
+{_ALIVE}
 for d in "$B"/r*/; do
   [ -d "$d" ] || continue
   st=$(cat "$d/status" 2> /dev/null)
   if [ -z "$st" ]; then
     w=$(cat "$d/pid" 2> /dev/null)
-    if [ -n "$w" ] && kill -0 "$w" 2> /dev/null; then st=running; else st=lost; fi
+    if alive "$w"; then st=running; else st=lost; fi
   fi
   printf '%s\\t%s\\t%s\\t' "$(basename "$d")" "$(cat "$d/started" 2> /dev/null)" "$st"
   head -c 300 "$d/cmd" 2> /dev/null | tr '\\n\\t' '\\036 ' | cut -c 1-200

@@ -82,3 +82,26 @@ def test_the_magic_refuses_what_an_attached_run_cannot_do(
         assert check.stdout.split() == ["fine", "attached", "e"]
     finally:
         kernel.shutdown()
+
+
+def test_the_kernels_embedded_computer_ends_its_durable_runs_with_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import pid_gone, read_pid, wait_until
+
+    monkeypatch.setenv("MIOSA_RUNS", str(tmp_path / "runs"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"}
+    kernel = Kernel(env=env)
+    pidfile = tmp_path / "pid"
+    try:
+        kernel.run("%load_ext miosa_jupyter")
+        kernel.run(f"h = get_ipython().run_cell_magic('miosa', '--bg', 'echo $$ > {pidfile}; sleep 300')")
+        pid = read_pid(pidfile, timeout=20)
+        kernel.km.restart_kernel(now=True)
+        kernel.kc.wait_for_ready(timeout=60)
+        wait_until(lambda: pid_gone(pid), timeout=10, what="the run ended with the kernel's computer")
+        kernel.run("%load_ext miosa_jupyter")
+        listing = kernel.run("%miosa runs")
+        assert "lost" in listing.stdout, listing.stdout
+    finally:
+        kernel.shutdown()

@@ -63,6 +63,9 @@ class LocalSettings:
     default_shell: str = "/bin/bash"
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     cors_origin: str | None = None
+    # Durable runs (``MIOSA_RUN=...``, ``_durable.py``) outlive this server: `miosa-jupyter serve` on
+    # its own is a computer, whose runs survive its restarts; the kernel's embedded one ends them.
+    keep_runs: bool = False
 
 
 class LocalComputer:
@@ -84,7 +87,7 @@ class LocalComputer:
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
         self._env = env
         # Kills the commands' groups if this server process dies without doing it (SIGKILL).
-        self.watchdog = Watchdog(marker)
+        self.watchdog = Watchdog(marker, keep_runs=settings.keep_runs)
 
     def describe(self, computer_id: str) -> dict[str, str]:
         return {"id": computer_id, "name": "Local computer", "status": self.status[computer_id]}

@@ -31,7 +31,7 @@ _SILENT = (
 )
 _RUNNING = (
     "The command may still be running on {} (the local computer ends it when no reader comes back "
-    "within a few seconds)."
+    "within a second or so)."
 )
 
 # Reconnection, the SSE way: the same events URL with Last-Event-ID, never a second POST.

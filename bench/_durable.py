@@ -1,6 +1,7 @@
 """Durable runs against attached ones, through the runner the magic uses (no kernel): time to the
-first line, 1M-line throughput, and how long following is interrupted when its connection is cut
-(the durable run follows on with a new exec from the line it has).
+first line, 1M-line throughput, and how long output stops when a connection is cut: an events
+connection resumed by the client (``_resume.py``), or a durable run's follower aborted (the runner
+follows on with a new exec from the line it has).
 
 Both paths run against the embedded local computer, interleaved round by round.
 """
@@ -73,6 +74,9 @@ def bench(rounds: int, samples: int) -> dict[str, Any]:
             out["refollow"].append(_refollow(client, computer))
     finally:
         client.close()
+    from ._resume import _cut_to_next_line
+
+    out["resume"] = _cut_to_next_line(max(samples, 5))
     return out
 
 
@@ -123,5 +127,10 @@ def report(d: dict[str, Any]) -> list[str]:
     a, b = d["big"][False], d["big"][True]
     ok = "all lines" if d["big_ok"][False] and d["big_ok"][True] else "LINES MISSING"
     rows.append(f"| `{BIG_CMD}` wall ({ok}) | {ms(a)} | {ms(b)} | {median(b) / median(a):.2f}x |")
-    rows.append(f"| cut follower → next line shown | | {ms(d['refollow'])} | |")
+    rows.append(
+        f"| events connection cut → next line (the client resumes, `Last-Event-ID`) | {ms(d['resume'])} | | |"
+    )
+    rows.append(
+        f"| follower's stream cut → next line shown (a new exec follows on) | | {ms(d['refollow'])} | |"
+    )
     return rows

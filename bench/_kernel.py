@@ -49,7 +49,7 @@ class Execution:
 
 class Kernel:
     def __init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"}
         self.km = KernelManager(kernel_name="python3")
         self.km.start_kernel(env=env)
         self.kc = self.km.client()

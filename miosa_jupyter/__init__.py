@@ -5,6 +5,7 @@ from typing import Any as _Any
 
 if _TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncMiosa, Miosa, __version__
+    from ._durable import RunInfo, list_runs
     from ._errors import (
         APIConnectionError,
         APIStatusError,
@@ -55,10 +56,12 @@ _LAZY = {
     "RateLimitError": "._errors",
     "RunInterrupted": "._errors",
     "Run": "._runner",
+    "RunInfo": "._durable",
     "ServerError": "._errors",
     "StreamError": "._errors",
     "TicketError": "._errors",
     "__version__": "._client",
+    "list_runs": "._durable",
     "local_server": ".local",
 }
 
@@ -102,11 +105,13 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "Run",
+    "RunInfo",
     "RunInterrupted",
     "ServerError",
     "StreamError",
     "TicketError",
     "__version__",
+    "list_runs",
     "load_ipython_extension",
     "local_server",
     "unload_ipython_extension",

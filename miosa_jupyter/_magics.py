@@ -244,7 +244,7 @@ class MiosaMagics(Magics):
             raise UsageError(
                 f"%miosa attach: no run {run_id!r} on {computer}; `%miosa runs` lists the runs there."
             )
-        run = self._new_run(client, computer, found.command, attach=run_id, from_end=tail)
+        run = self._new_run(client, computer, found.command, attach=run_id, from_end=tail)  # Run.attach's
         return self._show(run, found.command, computer, out=None, bg=False, no_raise=False)
 
     def _where(self, named: str | None) -> tuple[Miosa, str]:

@@ -128,9 +128,12 @@ def reconnecting_words(computer: str) -> str:
 def detached_words(computer: str, run_id: str, why: str) -> str:
     """Why following stopped, and how to pick it up again: the run may still be going."""
     return (
-        f"detached: still running on {computer}, as far as is known; re-attach with "
-        f"`%miosa attach {run_id}`. (Following stopped: {why})"
+        f"detached: still running on {computer}, as far as is known ({why}); re-attach with "
+        f"`%miosa attach {run_id}`"
     )
+
+
+RUNS_SHOWN = 20  # the newest; `list_runs()` has them all
 
 
 def runs_table(runs: list[RunInfo], computer: str) -> str:
@@ -138,17 +141,20 @@ def runs_table(runs: list[RunInfo], computer: str) -> str:
     if not runs:
         return f"No durable runs on {computer}."
     rows = [("ID", "STATUS", "STARTED", "DURATION", "COMMAND")]
-    for r in runs:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)) if r.started else "?"
+    for r in runs[:RUNS_SHOWN]:
+        started = time.strftime("%m-%d %H:%M:%S", time.localtime(r.started)) if r.started else "?"
         took = seconds_text(r.duration) if r.duration is not None else ("…" if r.status == "running" else "?")
         label = LABELS.get(r.status, r.status)
         code = f" ({r.exit_code})" if r.status == "failure" else ""
-        rows.append((r.id, label + code, started, took, first_line(r.command, 60)))
+        rows.append((r.id, label + code, started, took, first_line(r.command, 48)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
         for row in rows
     ]
+    more = len(runs) - RUNS_SHOWN
+    if more > 0:
+        lines.append(f"… and {_plural(more, 'older run')}")
     return "\n".join([*lines, f"Re-attach: %miosa attach ID [--tail N]   ({len(runs)} on {computer})"])
 
 

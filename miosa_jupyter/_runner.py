@@ -30,7 +30,7 @@ from ._errors import (
     TicketError,
 )
 from ._models import TERMINAL_EVENTS, ExecResult
-from ._present import banner_words, detached_words, reconnecting_words, running_words
+from ._present import banner_words, detached_words, first_line, reconnecting_words, running_words
 from ._screen import Screen
 from ._stream import StreamLines
 from ._transcript import Transcript
@@ -200,6 +200,17 @@ class Run:
         first = self.command.strip().partition("\n")[0][:40]
         return f"<Run {first!r} on {self.computer_id}: {self.status}>"
 
+    @classmethod
+    def attach(
+        cls, client: Miosa, computer_id: str, run_id: str, *, tail: int | None = None, **options: Any
+    ) -> Run:
+        """A run that follows durable run ``run_id`` (started by another kernel, before a restart...)
+        from its first line, or its last ``tail`` lines of each stream; ``start()`` it as any run.
+
+        ``list_runs(client, computer_id)`` lists the runs there.
+        """
+        return cls(client, computer_id, f"%miosa attach {run_id}", attach=run_id, from_end=tail, **options)
+
     def cancel(self) -> None:
         """Stop the command: a durable run's process group is killed on the computer; an attached
         run's stream is cut (the local computer then kills its process group)."""
@@ -334,7 +345,7 @@ class Run:
                 raise
             if not first and not _retryable(exc):
                 raise
-            return str(exc)  # (after the first POST the command may run: follow it, don't restart)
+            return _lost(exc, self.computer_id)  # (after the first POST it may run: follow, don't restart)
         self._stream = stream
         self._opened.set()
         if self._phase != (phase := running_words(self.computer_id, self.run_id)):
@@ -348,7 +359,7 @@ class Run:
                 self._apply(batch)
                 self._wake.set()
         except StreamError as exc:
-            return str(exc)
+            return _lost(exc, self.computer_id)
         finally:
             stream.close()
         end, self._terminal = self._terminal or {}, None
@@ -585,6 +596,16 @@ class Run:
     def words(self) -> str:
         """The banner's words for how the run ended (``exit 0 · 1.2 s``, ``after 30 s``...); "" before."""
         return self._words
+
+
+def _lost(exc: MiosaError, computer: str) -> str:
+    """Why following stopped, in a few words (the error's own message speaks of one exec)."""
+    if isinstance(exc, APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        return f"{computer}'s API could not be reached" + (f" ({type(cause).__name__})" if cause else "")
+    if isinstance(exc, StreamError):
+        return f"the stream from {computer} dropped and could not be resumed"
+    return first_line(str(exc), 160)
 
 
 def _refused(exc: MiosaError) -> bool:

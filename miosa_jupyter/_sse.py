@@ -39,7 +39,7 @@ __all__ = ["Batch", "Decoder", "SSEParser", "StreamLines", "iter_events", "split
 # A frame: an optional id, an optional event name, one data line, an optional id; or a comment.
 # Ids here are non-empty and NUL-free (the others go the spec's way: reset, or ignored).
 _ID = r"(?:id: [^\n\0]+\n)?"
-_STRICT = re.compile(r"(?:" + _ID + r"(?:event: [^\n]*\n)?data: [^\n]*\n" + _ID + r"\n|:[^\n]*\n\n)*")
+_STRICT = re.compile(r"(?:" + _ID + r"(?:event: [^\n]*\n)?data: [^\n]*\n" + _ID + r"\n|:[^\n]*\n\n?)*")
 _EVENTS = re.compile(r"^" + _ID + r"(?:event: ([^\n]*)\n)?data: ([^\n]*)\n" + _ID + r"\n", re.MULTILINE)
 
 

@@ -40,7 +40,10 @@ TERMINAL_EVENTS = frozenset({"exit", "timeout", "error"})
 EVENT_NAMES = frozenset({OUTPUT, *TERMINAL_EVENTS})
 STREAMS = ("stdout", "stderr")
 
-HEARTBEAT = b": heartbeat\n\n"
+# One comment line, no blank line after it: a blank line would dispatch an empty event in readers
+# that keep the last event id and skip the spec's "no data: dispatch nothing" (httpx-sse 0.4 does:
+# every heartbeat after an id would reach its users as an event with no data).
+HEARTBEAT = b": heartbeat\n"
 
 # An output frame is HEAD + the JSON string of its line + TAIL; inside an encoded string every '"'
 # is escaped, so neither can occur inside the line.

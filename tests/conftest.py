@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -19,6 +22,11 @@ import pytest
 from miosa_jupyter import LocalServer, LocalSettings, Miosa
 
 T = TypeVar("T")
+
+# Durable runs keep a directory per run on their computer (~/.miosa/runs by default): the tests'
+# runs go to one directory of this session instead (kernels and servers they start inherit it).
+os.environ["MIOSA_RUNS"] = tempfile.mkdtemp(prefix="miosa-test-runs-")
+atexit.register(shutil.rmtree, os.environ["MIOSA_RUNS"], True)
 
 FAST = {"grace": 0.5, "heartbeat": 0.5, "resume_grace": 0.3}
 

@@ -147,10 +147,10 @@ def test_attach_follows_a_run_another_client_started(capped: Miosa, tmp_path: Pa
     gone = first.wait(10)
     assert gone is not None and gone.outcome == "error" and "detached" in (gone.error or "")
     assert f"%miosa attach {first.run_id}" in (gone.error or "")
-    again = Run(capped, "local", "", attach=first.run_id, follow_seconds=CAP).start().wait()
+    again = Run.attach(capped, "local", str(first.run_id), follow_seconds=CAP).start().wait()
     assert again is not None and again.ok
     assert again.stdout == "".join(f"tick {i}\n" for i in range(1, 9))  # from the start, once
-    tail = Run(capped, "local", "", attach=first.run_id, from_end=3, follow_seconds=CAP).start().wait()
+    tail = Run.attach(capped, "local", str(first.run_id), tail=3, follow_seconds=CAP).start().wait()
     assert tail is not None and tail.stdout == "tick 6\ntick 7\ntick 8\n"
 
 
@@ -403,3 +403,26 @@ def test_the_embedded_local_computer_ends_its_runs_with_it(
         srv.stop()
         wait_until(lambda: pid_gone(pid), what="the run killed with its computer")
         run.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("MIOSA_LONG_TESTS"), reason="takes 5+ minutes: MIOSA_LONG_TESTS=1 runs it"
+)
+def test_a_real_run_past_the_apis_300_s(make_server: Any, runs_dir: Path) -> None:
+    """The real cap (300 s, the API's), not a test's: one run of 310 s through the default follower."""
+    srv = make_server()
+    execs: Counting
+    with Miosa(srv.token, base_url=srv.base_url) as client:
+        execs = Counting(client)
+        t0 = time.monotonic()
+        result = (
+            Run(client, "local", "for i in $(seq 1 62); do echo $i; sleep 5; done", durable=True)
+            .start()
+            .wait()
+        )
+        took = time.monotonic() - t0
+    assert result is not None and result.ok
+    assert result.stdout == "".join(f"{i}\n" for i in range(1, 63))
+    assert took > 305 and execs.count == 2
+    print(f"\n310 s run: {took:.1f} s wall, {execs.count} execs, exit {result.exit_code}")

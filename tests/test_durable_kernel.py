@@ -22,7 +22,7 @@ def test_a_run_outlives_a_kernel_restart_and_is_attached_again(
 ) -> None:
     monkeypatch.setenv("MIOSA_RUNS", str(tmp_path / "runs"))
     serve = subserver("--port", "0", token=secrets.token_urlsafe(16))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"}
     env |= {"MIOSA_API_KEY": serve.token, "MIOSA_BASE_URL": serve.base_url, "MIOSA_COMPUTER_ID": "local"}
     kernel = Kernel(env=env)
     try:

@@ -319,3 +319,22 @@ def test_concurrency_limit_is_429(make_server, tmp_path, pids):
             pids.append(read_pid(tmp_path / str(i)))
         assert_error(http.post(STREAM, json={"command": "echo three"}), 429, "rate_limit_exceeded")
         assert_error(http.post(EXEC, json={"command": "echo three"}), 429, "rate_limit_exceeded")
+
+
+def test_httpx_sse_reads_a_quiet_command_with_ids_and_heartbeats_as_the_page_defines(make_server):
+    """A foreign reader, the maintained SSE parser the page's Python recipe uses: every event it
+    yields is one of the page's, with JSON data, through heartbeats after an ``id:``. (A heartbeat
+    ending in a blank line became an empty event there: httpx-sse keeps the last id and dispatches.)"""
+    from httpx_sse import connect_sse
+
+    srv = make_server(heartbeat=0.1)
+    with raw_client(srv) as http:
+        answer = http.post(
+            "/api/v1/computers/local/exec/stream", json={"command": "echo a; sleep 0.7; echo b"}
+        )
+        seen = []
+        with connect_sse(http, "GET", answer.json()["stream_url"]) as source:
+            for sse in source.iter_sse():
+                seen.append((sse.event, sse.json()))
+    assert [event for event, _ in seen] == ["output", "output", "exit"]
+    assert [data.get("line") for _, data in seen[:2]] == ["a\n", "b\n"]

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def kernel():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"}
     k = Kernel(env=env)
     first = k.run("%load_ext miosa_jupyter")
     assert first.reply["status"] == "ok"

@@ -18,7 +18,7 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     for name in list(os.environ):
-        if name.startswith("MIOSA_"):
+        if name.startswith("MIOSA_") and name != "MIOSA_RUNS":
             monkeypatch.delenv(name)
 
 

@@ -21,7 +21,7 @@ STILL_RUNNING = "A command is still running: press Stop, or wait for it to finis
 
 @pytest.fixture(scope="module")
 def kernel():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"}
     k = Kernel(env=env)
     first = k.run("from miosa_jupyter import MiosaTerminal")
     assert first.reply["status"] == "ok", first.reply

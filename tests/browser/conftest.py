@@ -120,6 +120,7 @@ def start_lab(base: Path, *, ready_timeout: float = 60) -> Lab:
 
     venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIOSA_", "JUPYTER", "JPY_"))}
+    env["MIOSA_RUNS"] = os.environ["MIOSA_RUNS"]  # (tests/conftest.py: durable runs of tests stay apart)
     env.update(
         PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
         JUPYTER_CONFIG_DIR=str(config),

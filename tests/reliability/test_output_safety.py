@@ -90,7 +90,7 @@ def test_line_html_of_hostile_lines(name: str):
 
 @pytest.fixture(scope="module")
 def kernel():
-    k = Kernel(env={k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")})
+    k = Kernel(env={k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"})
     assert k.run("%load_ext miosa_jupyter").reply["status"] == "ok"
     yield k
     k.shutdown()

@@ -239,12 +239,12 @@ class MiosaMagics(Magics):
             return None
         if run_id is None:
             raise UsageError(f"%miosa attach: which run? Usage: {usage}; `%miosa runs` lists them.")
-        found = next((r for r in runs if r.id == run_id), None)
+        found = runs[0] if run_id == "last" and runs else next((r for r in runs if r.id == run_id), None)
         if found is None:
             raise UsageError(
                 f"%miosa attach: no run {run_id!r} on {computer}; `%miosa runs` lists the runs there."
             )
-        run = self._new_run(client, computer, found.command, attach=run_id, from_end=tail)  # Run.attach's
+        run = self._new_run(client, computer, found.command, attach=found.id, from_end=tail)  # Run.attach's
         return self._show(run, found.command, computer, out=None, bg=False, no_raise=False)
 
     def _where(self, named: str | None) -> tuple[Miosa, str]:

@@ -406,6 +406,7 @@ def test_the_embedded_local_computer_ends_its_runs_with_it(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.skipif(
     not os.environ.get("MIOSA_LONG_TESTS"), reason="takes 5+ minutes: MIOSA_LONG_TESTS=1 runs it"
 )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import shlex
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ._backend import Backend, Execution
 from ._computer import ApiError, LocalComputer, LocalSettings
-from ._exec import Execution
 from ._guard import CORS, Guard, api_error, http_error, internal_error
 from ._replay import Feed
 from ._result import collect_unless_gone
@@ -29,10 +27,13 @@ __all__ = ["create_app"]
 _API = "/api/v1"
 
 
-def create_app(settings: LocalSettings | None = None) -> Starlette:
-    """Build the app; each call has its own computer, tickets and token (``app.state.computer``)."""
+def create_app(settings: LocalSettings | None = None, *, backend: Backend | None = None) -> Starlette:
+    """Build the app; each call has its own computer, tickets and token (``app.state.computer``).
+
+    ``backend`` runs the commands (``_backend.py``); by default each is a subprocess of this host.
+    """
     settings = settings or LocalSettings()
-    computer = LocalComputer(settings)
+    computer = LocalComputer(settings, backend)
     middleware = [Middleware(Guard, settings=settings)]
     if settings.cors_origin:
         # Lets a page from that origin open the events URL with a browser EventSource.
@@ -152,9 +153,9 @@ async def exec_python(request: Request) -> Response:
     code = body.get("code")
     if not isinstance(code, str) or not code.strip():
         raise ApiError(422, "VALIDATION_ERROR", "'code' is required: a non-empty string of Python.")
-    body = {**body, "command": f"exec {shlex.quote(sys.executable)} -u -c {shlex.quote(code)}"}
-    command, timeout, _ = _exec_args(body, computer.settings)
-    return JSONResponse(await collect_unless_gone(request, computer, command, timeout, "/bin/sh"))
+    command, shell = computer.backend.python(code)
+    command, timeout, _ = _exec_args({**body, "command": command}, computer.settings)
+    return JSONResponse(await collect_unless_gone(request, computer, command, timeout, shell))
 
 
 # -- the event stream ------------------------------------------------------------------------

@@ -1,19 +1,21 @@
-"""The state of a local computer: its settings, its status, the commands it runs, its tickets."""
+"""The state of a local computer: its settings, its status, the commands it runs, its tickets.
+
+What runs the commands is its backend (``_backend.py``; ``_subprocess.py`` by default).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ._exec import Execution
+from ._subprocess import SubprocessBackend
 from ._tickets import TicketBook
-from ._watchdog import MARKER_ENV, Watchdog
 
 if TYPE_CHECKING:
+    from ._backend import Backend, Execution
     from ._replay import Feed
 
 __all__ = ["ApiError", "LocalComputer", "LocalSettings"]
@@ -73,23 +75,16 @@ class LocalSettings:
 class LocalComputer:
     """One process-wide registry of running commands, shared by the app's endpoints."""
 
-    def __init__(self, settings: LocalSettings) -> None:
+    def __init__(self, settings: LocalSettings, backend: Backend | None = None) -> None:
         self.settings = settings
         self.status: dict[str, str] = {settings.computer_id: "running"}
         self.running: set[Execution] = set()
+        self._starting = 0  # slots taken by commands whose backend has not returned them yet
         self.tickets: TicketBook[Execution] = TicketBook(settings.ticket_ttl, on_expire=self._expired)
         self.feeds: dict[str, Feed] = {}  # redeemed ticket -> its stream, while it can be resumed
         # Commands get this process's environment, less any secret of the local computer's own.
-        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
-        env["PYTHONUNBUFFERED"] = "1"
-        # Every process a command starts inherits this: the watchdog ends them with the server.
-        marker = secrets.token_hex(8)
-        env[MARKER_ENV] = marker
-        # `python3` on the local computer is the Python that runs it.
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
-        self._env = env
-        # Kills the commands' groups if this server process dies without doing it (SIGKILL).
-        self.watchdog = Watchdog(marker, keep_runs=settings.keep_runs)
+        environ = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        self.backend: Backend = backend or SubprocessBackend(settings, environ=environ)
 
     def describe(self, computer_id: str) -> dict[str, str]:
         return {"id": computer_id, "name": "Local computer", "status": self.status[computer_id]}
@@ -111,39 +106,24 @@ class LocalComputer:
     async def start(self, command: str, *, timeout: float, shell: str) -> Execution:
         """Start a command now; 429 past the concurrency limit, 502 if the shell can't start."""
         limit = self.settings.max_concurrent
-        if len(self.running) >= limit:
+        if len(self.running) + self._starting >= limit:
             raise ApiError(
                 429,
                 "rate_limit_exceeded",
                 f"{limit} commands are already running or waiting for their stream to be read on this "
                 "computer; wait for one to finish, or read (or let expire) the tickets already issued.",
             )
-        s = self.settings
-        execution = Execution(
-            command,
-            shell=shell,
-            timeout=timeout,
-            cwd=s.cwd,
-            env=self._env,
-            grace=s.grace,
-            flush_after=s.flush_after,
-            max_line=s.max_line,
-            max_pending=s.max_pending,
-        )
         # Take the slot before the first await: requests arriving together must not all pass the check.
-        self.running.add(execution)
+        self._starting += 1
         try:
-            await execution.start()
-            assert execution.pid is not None
-            self.watchdog.started(execution.pid)
+            execution = await self.backend.start(command, timeout=timeout, shell=shell)
         except OSError as exc:
-            self.running.discard(execution)
             raise ApiError(
                 502, "AGENT_UNAVAILABLE", f"Could not start {shell!r}: {exc.strerror or exc}."
             ) from None
-        except BaseException:
-            self.running.discard(execution)
-            raise
+        finally:
+            self._starting -= 1
+        self.running.add(execution)
         asyncio.get_running_loop().create_task(self._forget(execution))
         return execution
 
@@ -153,8 +133,6 @@ class LocalComputer:
         await execution.finished.wait()
         await execution.claimed.wait()
         self.running.discard(execution)
-        if execution.pid is not None:
-            self.watchdog.ended(execution.pid)
 
     def _expired(self, execution: Execution) -> None:
         # A ticket never redeemed: no one will ever read this command's output.
@@ -172,3 +150,7 @@ class LocalComputer:
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         await asyncio.gather(*(e.wait_closed(timeout) for e in list(self.running)))
+
+    def close(self) -> None:
+        """The server is stopping: its backend lets go (the watchdog kills what is left)."""
+        self.backend.close()

@@ -34,8 +34,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from .._wire import HEARTBEAT, OutputChunk, id_field
+from ._backend import Ending, Execution
 from ._computer import ApiError
-from ._exec import Execution
 from ._sse import encode_event, encode_output
 
 __all__ = ["Feed"]
@@ -180,11 +180,10 @@ class Feed:
             if size >= MAX_WRITE or queue.empty():
                 break
             item = queue.get_nowait()
-        else:
-            if item is not None:
-                parts.append(encode_event(*item))
-                n += 1
-                self.ended = True
+        if isinstance(item, Ending):  # the last item of the queue (``_backend.py``)
+            parts.append(encode_event(*item))
+            n += 1
+            self.ended = True
         # The id field takes the place of the last frame's final "\n" (a view: no copy of the frame).
         last = parts.pop()
         data = b"".join([*parts, memoryview(last)[:-1], id_field(n)])

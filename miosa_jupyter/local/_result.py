@@ -75,15 +75,12 @@ async def _collect(computer: LocalComputer, command: str, timeout: int, shell: s
     cap = computer.settings.max_result
     out, err, both = _Tail(cap), _Tail(cap), _Tail(cap)
     try:
-        while True:
-            item = await execution.queue.get()
-            if isinstance(item, OutputChunk):
-                text = "\n".join(item.lines) + ("" if item.partial else "\n")
-                (out if item.stream == "stdout" else err).add(text)
-                both.add(text)
-                continue
-            kind, data = item
-            break
+        # Output chunks, then one ending (``_backend.py``).
+        while isinstance(item := await execution.queue.get(), OutputChunk):
+            text = "\n".join(item.lines) + ("" if item.partial else "\n")
+            (out if item.stream == "stdout" else err).add(text)
+            both.add(text)
+        kind, data = item
     finally:
         execution.cancel()
     if kind == "error":

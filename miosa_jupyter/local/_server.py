@@ -38,7 +38,7 @@ class _Server(uvicorn.Server):
         await asyncio.sleep(0.05)  # let the streams write their last event
         await super().shutdown(sockets)
         await self.computer.wait_idle(self.computer.settings.grace + 3)
-        self.computer.watchdog.close()
+        self.computer.close()
 
 
 class LocalServer:

@@ -1,10 +1,14 @@
-"""One command running on the local computer: its process group, its pipes, its events.
+"""The subprocess backend (``_backend.py``): each command a shell on this host, in its own session.
 
 The command starts when the POST arrives; its output waits in a queue bounded in bytes
 (``_queue.py``) until the event stream connects (past the bound the pipe fills and the command
 blocks: back-pressure, not loss).
 It ends in exactly one terminal event, and ends with nothing left running: on exit the rest of its
 process group is killed too, on timeout or cancel the whole group gets SIGTERM, then SIGKILL.
+
+What is host-specific lives here: the new session per command, the watchdog that kills the groups
+if the server dies (``_watchdog.py``), the environment commands inherit (its ``MIOSA_LOCAL_RUN``
+marker, ``PATH`` starting with the directory of the Python that runs the server), and ``keep_runs``.
 """
 
 from __future__ import annotations
@@ -13,22 +17,72 @@ import asyncio
 import codecs
 import contextlib
 import os
+import secrets
+import shlex
 import signal
+import sys
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .._wire import OutputChunk
+from ._backend import Ending, Events
 from ._queue import OutputQueue
+from ._watchdog import MARKER_ENV, Watchdog
 
-__all__ = ["Ending", "Execution"]
+if TYPE_CHECKING:
+    from ._computer import LocalSettings
+
+__all__ = ["SubprocessBackend", "SubprocessExecution"]
 
 READ_SIZE = 65536
-Ending = tuple[str, dict[str, Any]]  # ("exit", {...}) | ("timeout", {...}) | ("error", {...})
 
 
-class Execution:
-    """A command started with ``start()``; read its events from ``queue`` until an ``Ending`` (its
-    exit, timeout or error event)."""
+class SubprocessBackend:
+    """Runs each command as ``shell -c command`` in a new session, with the settings' limits."""
+
+    def __init__(self, settings: LocalSettings, *, environ: Mapping[str, str]) -> None:
+        self.settings = settings
+        env = dict(environ)  # what of the server's environment commands may see (``LocalComputer``)
+        env["PYTHONUNBUFFERED"] = "1"
+        # Every process a command starts inherits this: the watchdog ends them with the server.
+        marker = secrets.token_hex(8)
+        env[MARKER_ENV] = marker
+        # `python3` on the local computer is the Python that runs it.
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
+        self.env = env
+        # Kills the commands' groups if this server process dies without doing it (SIGKILL).
+        self.watchdog = Watchdog(marker, keep_runs=settings.keep_runs)
+
+    async def start(self, command: str, *, timeout: float, shell: str) -> SubprocessExecution:
+        """Spawn the command now. Raises ``OSError`` if the shell can't start."""
+        s = self.settings
+        execution = SubprocessExecution(
+            command,
+            shell=shell,
+            timeout=timeout,
+            cwd=s.cwd,
+            env=self.env,
+            grace=s.grace,
+            flush_after=s.flush_after,
+            max_line=s.max_line,
+            max_pending=s.max_pending,
+            watchdog=self.watchdog,
+        )
+        await execution.start()
+        return execution
+
+    def python(self, code: str) -> tuple[str, str]:
+        """``exec`` this server's Python on ``code``, unbuffered."""
+        return f"exec {shlex.quote(sys.executable)} -u -c {shlex.quote(code)}", "/bin/sh"
+
+    def close(self) -> None:
+        """The watchdog ends, killing the groups still registered."""
+        self.watchdog.close()
+
+
+class SubprocessExecution:
+    """A command started with ``start()``; read its events from ``queue`` until its ``Ending``."""
 
     def __init__(
         self,
@@ -42,6 +96,7 @@ class Execution:
         flush_after: float = 0.1,
         max_line: int = 65536,
         max_pending: int = 4 << 20,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.command = command
         self.shell = shell
@@ -51,12 +106,13 @@ class Execution:
         self.grace = grace
         self.flush_after = flush_after
         self.max_line = max_line
-        self.queue: OutputQueue[OutputChunk | Ending] = OutputQueue(max_pending)
+        self.queue: Events = OutputQueue(max_pending)
         self.finished = asyncio.Event()
         # Set once a reader has taken the output (ticket redeemed) or none ever will (expired):
         # until then a finished command's output still holds memory, and its slot.
         self.claimed = asyncio.Event()
         self.proc: asyncio.subprocess.Process | None = None
+        self.watchdog = watchdog
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
         self._cancelled = False
@@ -80,6 +136,8 @@ class Execution:
             cwd=self.cwd,
             env=self.env,
         )
+        if self.watchdog is not None:
+            self.watchdog.started(self.proc.pid)  # the group id is the shell's pid
         self._task = asyncio.create_task(self._run())
 
     def cancel(self) -> None:
@@ -96,7 +154,7 @@ class Execution:
         if self.finished.is_set():
             return
         self.cancel()
-        self.queue.put_nowait(("error", {"message": message}))  # the ending always fits
+        self.queue.put_nowait(Ending("error", {"message": message}))  # the ending always fits
 
     async def wait_closed(self, timeout: float = 10.0) -> None:
         """Wait until the process group is gone (bounded)."""
@@ -121,12 +179,14 @@ class Execution:
                 self._signal_group(signal.SIGKILL)
             await self._drain(pumps)
             if timed_out:
-                ending: Ending = ("timeout", {"timeout_seconds": _whole(self.timeout)})
+                ending = Ending("timeout", {"timeout_seconds": _whole(self.timeout)})
             else:
                 code = self.proc.returncode
                 assert code is not None
                 duration = round((time.monotonic() - self._started) * 1000)
-                ending = ("exit", {"exit_code": 128 - code if code < 0 else code, "duration_ms": duration})
+                ending = Ending(
+                    "exit", {"exit_code": 128 - code if code < 0 else code, "duration_ms": duration}
+                )
             await self.queue.put(ending)
         except asyncio.CancelledError:
             for task in pumps:
@@ -135,6 +195,8 @@ class Execution:
         finally:
             with contextlib.suppress(ProcessLookupError, AttributeError):
                 self.proc._transport.close()  # type: ignore[union-attr]  # close our pipe ends
+            if self.watchdog is not None:
+                self.watchdog.ended(self.proc.pid)  # its group is killed: nothing left to watch
             self.finished.set()
 
     async def _drain(self, pumps: list[asyncio.Task[None]]) -> None:

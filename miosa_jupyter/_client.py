@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from importlib import metadata as _metadata
+from typing import Any, TypeVar
 
 import httpx
 
@@ -25,7 +26,10 @@ from ._resources import AsyncComputers, AsyncExec, Computers, Exec, idle_seconds
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncMiosa", "Miosa", "connect"]
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("miosa-jupyter")  # one source: pyproject.toml
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 DEFAULT_BASE_URL = "https://api.miosa.ai/api/v1"
 # Bounded connect, generous read for ordinary calls; the event stream reads with the idle timeout.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -65,11 +69,30 @@ def _settings(
     return api_key, base_url, headers
 
 
+_Client = TypeVar("_Client", bound="_Base")
+
+
 class _Base:
+    """What the twins share: settings, request building, and reading answers (not the I/O)."""
+
     base_url: str
     idle_timeout: float | None
     _headers: dict[str, str]
     _http: Any
+
+    def __init__(
+        self, api_key: str | None, base_url: str | None, tenant: str | None, idle_timeout: Any
+    ) -> None:
+        self._api_key, self.base_url, self._headers = _settings(api_key, base_url, tenant)
+        self.idle_timeout = idle_seconds(idle_timeout)
+
+    @classmethod
+    def local(cls: type[_Client], **kwargs: Any) -> _Client:
+        """A client bound to the embedded local computer (started on first use)."""
+        from .local import local_server
+
+        server = local_server()
+        return cls(server.token, base_url=server.base_url, **kwargs)
 
     def _build(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Request:
         return self._http.build_request(method, self.base_url + path, headers=self._headers, **kwargs)
@@ -172,20 +195,11 @@ class Miosa(_Base):
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         http_client: httpx.Client | None = None,
     ) -> None:
-        self._api_key, self.base_url, self._headers = _settings(api_key, base_url, tenant)
-        self.idle_timeout = idle_seconds(idle_timeout)
+        super().__init__(api_key, base_url, tenant, idle_timeout)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
         self.exec = Exec(self)
         self.computers = Computers(self)
-
-    @classmethod
-    def local(cls, **kwargs: Any) -> Miosa:
-        """A client bound to the embedded local computer (started on first use)."""
-        from .local import local_server
-
-        server = local_server()
-        return cls(server.token, base_url=server.base_url, **kwargs)
 
     def _request(
         self,
@@ -244,20 +258,11 @@ class AsyncMiosa(_Base):
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._api_key, self.base_url, self._headers = _settings(api_key, base_url, tenant)
-        self.idle_timeout = idle_seconds(idle_timeout)
+        super().__init__(api_key, base_url, tenant, idle_timeout)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.exec = AsyncExec(self)
         self.computers = AsyncComputers(self)
-
-    @classmethod
-    def local(cls, **kwargs: Any) -> AsyncMiosa:
-        """An async client bound to the embedded local computer (started on first use)."""
-        from .local import local_server
-
-        server = local_server()
-        return cls(server.token, base_url=server.base_url, **kwargs)
 
     async def _request(
         self,

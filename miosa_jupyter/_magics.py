@@ -28,8 +28,6 @@ from ._runner import Run
 __all__ = ["MiosaMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 # Flags of the line form, recognised at the start of the line; the rest is the command, verbatim.
-_VALUE_FLAGS = ("--timeout", "--shell", "--out", "--computer", "-c")
-_BOOL_FLAGS = ("--no-raise-error", "--bg", "--python", "--attached")
 # Words of the line form that are not commands: `%miosa runs`, `%miosa attach ID`.
 _ACTIONS = ("runs", "attach")
 _FLAG = re.compile(r"\s*(--?[a-z-]*)(?:=(\S+)|\s+('[^']*'|\"[^\"]*\"|\S+))?")
@@ -82,8 +80,10 @@ class MiosaMagics(Magics):
     @magic_arguments()
     @argument("computer_pos", nargs="?", metavar="COMPUTER", help="computer id (cell form only)")
     @argument("-c", "--computer", help="computer id")
-    @argument("--timeout", type=int, help="seconds before the command is killed (default: no limit)")
-    @argument("--shell", help="shell that runs the command, e.g. /bin/sh")
+    @argument(
+        "--timeout", type=int, metavar="S", help="seconds before the command is killed (default: no limit)"
+    )
+    @argument("--shell", metavar="PATH", help="shell that runs the command, e.g. /bin/sh")
     @argument("--out", metavar="VAR", help="store the ExecResult in VAR (the output stays on screen)")
     @argument("--no-raise-error", action="store_true", help="don't fail the cell on a non-zero exit")
     @argument("--bg", action="store_true", help="return at once with a handle; the view keeps streaming")
@@ -132,11 +132,7 @@ class MiosaMagics(Magics):
         try:
             return parse_argstring(self.miosa, line)
         except UsageError as exc:
-            raise UsageError(
-                f"%miosa: {exc}. Usage: %%miosa [COMPUTER] [--timeout S] [--shell PATH] "
-                "[--out VAR] [--no-raise-error] [--bg] [--python] [--attached]; "
-                "%miosa runs; %miosa attach ID [--tail N]"
-            ) from None
+            raise UsageError(f"%miosa: {exc}. Usage: {_USAGE}") from None
         except ValueError as exc:  # unbalanced quotes
             raise UsageError(f"%miosa: {exc}") from None
 
@@ -279,6 +275,32 @@ class MiosaMagics(Magics):
         if mode == "text":
             return TextView()
         return WidgetView(head=self.head_lines, tail=self.tail_lines)
+
+
+def _flags(parser: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The parser's flags that take a value, and those that don't: a new ``@argument`` is one edit."""
+    values: set[str] = set()
+    switches: set[str] = set()
+    for action in parser._actions:
+        (switches if action.nargs == 0 else values).update(action.option_strings)
+    return frozenset(values - {"-h", "--help"}), frozenset(switches - {"-h", "--help"})
+
+
+def _usage(parser: Any) -> str:
+    """``%%miosa [COMPUTER] [--computer COMPUTER] [--timeout S] ...``, from the parser."""
+    parts = ["%%miosa [COMPUTER]"]
+    for action in parser._actions:
+        if not action.option_strings or "--help" in action.option_strings:
+            continue
+        flag = max(action.option_strings, key=len)
+        parts.append(
+            f"[{flag}]" if action.nargs == 0 else f"[{flag} {action.metavar or action.dest.upper()}]"
+        )
+    return " ".join(parts) + "; %miosa runs; %miosa attach ID|last [--tail N]"
+
+
+_VALUE_FLAGS, _BOOL_FLAGS = _flags(MiosaMagics.miosa.parser)
+_USAGE = _usage(MiosaMagics.miosa.parser)
 
 
 class _Pending:

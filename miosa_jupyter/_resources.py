@@ -77,6 +77,48 @@ def _idle(client: Miosa | AsyncMiosa, idle_timeout: Any) -> float | None:
     return client.idle_timeout if idle_timeout is CLIENT_DEFAULT else idle_seconds(idle_timeout)
 
 
+# -- the calls: built once here, sent by the sync and the async twins (``client._request(*call)``) --
+
+Call = tuple[str, str, dict[str, Any]]  # method, path, and the keyword arguments of _request
+
+
+def _stream_call(computer_id: str, command: str, timeout: int | None, shell: str | None) -> Call:
+    body = _body(command, timeout, shell)
+    return (
+        "POST",
+        _path(computer_id, "/exec/stream"),
+        {"json": body, "starts": computer_id, "limit": ERROR_BODY_LIMIT},
+    )
+
+
+def _run_call(computer_id: str, command: str, timeout: int | None, shell: str | None) -> Call:
+    body = _body(command, timeout, shell)
+    return (
+        "POST",
+        _path(computer_id, "/exec"),
+        {"json": body, "timeout": _wait(timeout), "starts": computer_id},
+    )
+
+
+def _python_call(computer_id: str, code: str, timeout: int | None) -> Call:
+    body: dict[str, Any] = {"code": code}
+    if timeout is not None:
+        body["timeout"] = timeout
+    return (
+        "POST",
+        _path(computer_id, "/exec/python"),
+        {"json": body, "timeout": _wait(timeout), "starts": computer_id},
+    )
+
+
+def _computers_call(action: str, computer_id: str | None = None) -> Call:
+    if computer_id is None:  # the list
+        return "GET", "/computers", {"expect": (dict, list)}
+    if action == "get":
+        return "GET", _path(computer_id), {}
+    return "POST", _path(computer_id, f"/{action}"), {}
+
+
 class Exec:
     """Run commands: ``stream()`` delivers output live, ``run()``/``python()`` wait for the end."""
 
@@ -100,13 +142,8 @@ class Exec:
         """
         c = self._client
         idle = _idle(c, idle_timeout)
-        answer = c._request(
-            "POST",
-            _path(computer_id, "/exec/stream"),
-            json=_body(command, timeout, shell),
-            starts=computer_id,
-            limit=ERROR_BODY_LIMIT,
-        )
+        method, path, options = _stream_call(computer_id, command, timeout, shell)
+        answer = c._request(method, path, **options)
         url = _events_url(c.base_url, computer_id, answer)
         response = open_events(c._http, url, computer_id=computer_id, idle=idle)
 
@@ -121,24 +158,13 @@ class Exec:
         self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
     ) -> ExecResult:
         """Run ``command`` and wait for it (``POST /exec``)."""
-        answer = self._client._request(
-            "POST",
-            _path(computer_id, "/exec"),
-            json=_body(command, timeout, shell),
-            timeout=_wait(timeout),
-            starts=computer_id,
-        )
-        return ExecResult.from_api(answer)
+        method, path, options = _run_call(computer_id, command, timeout, shell)
+        return ExecResult.from_api(self._client._request(method, path, **options))
 
     def python(self, computer_id: str, *, code: str, timeout: int | None = None) -> ExecResult:
         """Run Python ``code`` on the computer and wait for it (``POST /exec/python``)."""
-        body: dict[str, Any] = {"code": code}
-        if timeout is not None:
-            body["timeout"] = timeout
-        answer = self._client._request(
-            "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout), starts=computer_id
-        )
-        return ExecResult.from_api(answer)
+        method, path, options = _python_call(computer_id, code, timeout)
+        return ExecResult.from_api(self._client._request(method, path, **options))
 
 
 class AsyncExec:
@@ -163,13 +189,8 @@ class AsyncExec:
         urls: list[str] = []
 
         async def connect() -> httpx.Response:
-            answer = await c._request(
-                "POST",
-                _path(computer_id, "/exec/stream"),
-                json=_body(command, timeout, shell),
-                starts=computer_id,
-                limit=ERROR_BODY_LIMIT,
-            )
+            method, path, options = _stream_call(computer_id, command, timeout, shell)
+            answer = await c._request(method, path, **options)
             urls.append(_events_url(c.base_url, computer_id, answer))
             return await aopen_events(c._http, urls[0], computer_id=computer_id, idle=idle)
 
@@ -185,23 +206,12 @@ class AsyncExec:
     async def run(
         self, computer_id: str, *, command: str, timeout: int | None = None, shell: str | None = None
     ) -> ExecResult:
-        answer = await self._client._request(
-            "POST",
-            _path(computer_id, "/exec"),
-            json=_body(command, timeout, shell),
-            timeout=_wait(timeout),
-            starts=computer_id,
-        )
-        return ExecResult.from_api(answer)
+        method, path, options = _run_call(computer_id, command, timeout, shell)
+        return ExecResult.from_api(await self._client._request(method, path, **options))
 
     async def python(self, computer_id: str, *, code: str, timeout: int | None = None) -> ExecResult:
-        body: dict[str, Any] = {"code": code}
-        if timeout is not None:
-            body["timeout"] = timeout
-        answer = await self._client._request(
-            "POST", _path(computer_id, "/exec/python"), json=body, timeout=_wait(timeout), starts=computer_id
-        )
-        return ExecResult.from_api(answer)
+        method, path, options = _python_call(computer_id, code, timeout)
+        return ExecResult.from_api(await self._client._request(method, path, **options))
 
 
 def _wait(timeout: int | None) -> httpx.Timeout:
@@ -215,17 +225,21 @@ class Computers:
     def __init__(self, client: Miosa) -> None:
         self._client = client
 
+    def _send(self, call: Call) -> Any:
+        method, path, options = call
+        return self._client._request(method, path, **options)
+
     def list(self) -> list[dict[str, Any]]:
-        return _items(self._client._request("GET", "/computers", expect=(dict, list)))
+        return _items(self._send(_computers_call("list")))
 
     def get(self, computer_id: str) -> dict[str, Any]:
-        return self._client._request("GET", _path(computer_id))
+        return self._send(_computers_call("get", computer_id))
 
     def start(self, computer_id: str) -> dict[str, Any]:
-        return self._client._request("POST", _path(computer_id, "/start"))
+        return self._send(_computers_call("start", computer_id))
 
     def stop(self, computer_id: str) -> dict[str, Any]:
-        return self._client._request("POST", _path(computer_id, "/stop"))
+        return self._send(_computers_call("stop", computer_id))
 
 
 class AsyncComputers:
@@ -234,17 +248,21 @@ class AsyncComputers:
     def __init__(self, client: AsyncMiosa) -> None:
         self._client = client
 
+    async def _send(self, call: Call) -> Any:
+        method, path, options = call
+        return await self._client._request(method, path, **options)
+
     async def list(self) -> list[dict[str, Any]]:
-        return _items(await self._client._request("GET", "/computers", expect=(dict, list)))
+        return _items(await self._send(_computers_call("list")))
 
     async def get(self, computer_id: str) -> dict[str, Any]:
-        return await self._client._request("GET", _path(computer_id))
+        return await self._send(_computers_call("get", computer_id))
 
     async def start(self, computer_id: str) -> dict[str, Any]:
-        return await self._client._request("POST", _path(computer_id, "/start"))
+        return await self._send(_computers_call("start", computer_id))
 
     async def stop(self, computer_id: str) -> dict[str, Any]:
-        return await self._client._request("POST", _path(computer_id, "/stop"))
+        return await self._send(_computers_call("stop", computer_id))
 
 
 def _items(body: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:

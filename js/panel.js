@@ -49,8 +49,10 @@ function render({ model, el: host }) {
   }
   function sync() {
     const busy = model.get("busy");
-    run.disabled = busy;
-    stop.disabled = !busy;
+    // One of Run and Stop at a time, the other hidden, not disabled: clicking a disabled button
+    // took the editor's focus in VS Code (vscode-jupyter#17000).
+    run.hidden = busy;
+    stop.hidden = !busy;
     message.textContent = model.get("message");
     computer.value = model.get("computer");
     timeout.value = model.get("timeout") || "";
@@ -94,11 +96,11 @@ function render({ model, el: host }) {
   });
   run.addEventListener("click", () => {
     submit();
-    command.focus(); // the Run button turns off while the command runs: keep the keyboard here
+    command.focus(); // the Run button hides while the command runs: keep the keyboard here
   });
   stop.addEventListener("click", () => {
     model.send({ type: "stop" });
-    command.focus(); // Stop turns off once the run ends: focus must not fall to the page
+    command.focus(); // Stop hides once the run ends: focus must not fall to the page
   });
 
   const names = ["busy", "message", "computer", "timeout", "run_id"];

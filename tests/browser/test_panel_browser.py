@@ -75,7 +75,7 @@ class Panel:
         self.type_and_enter(command)
         self.expect_run(command, status)
         if status != "running":
-            expect(self.stop_button).to_be_disabled()
+            expect(self.stop_button).to_be_hidden()
 
 
 def expect_kernel_idle(nb: Notebook) -> None:
@@ -106,7 +106,7 @@ def panel(nb: Notebook) -> Iterator[Panel]:
     # Never leave a run going for the next test: Stop it and wait for its end.
     if p.stop_button.is_enabled():
         p.stop_button.click()
-        expect(p.stop_button).to_be_disabled(timeout=CELL_MS)
+        expect(p.stop_button).to_be_hidden(timeout=CELL_MS)
 
 
 def test_enter_runs_in_the_background_and_succeeds(nb: Notebook, panel: Panel) -> None:
@@ -118,8 +118,8 @@ def test_enter_runs_in_the_background_and_succeeds(nb: Notebook, panel: Panel) -
     expect(panel.lines).to_have_text(["hello-panel", "second"])
     expect(panel.banner.locator(".miosa-words")).to_contain_text("exit 0")
     expect(panel.command).to_have_value("")  # Enter clears the box
-    expect(panel.run_button).to_be_enabled()
-    expect(panel.stop_button).to_be_disabled()
+    expect(panel.run_button).to_be_visible()
+    expect(panel.stop_button).to_be_hidden()
     # No cell ran for it: the kernel is idle and the panel's cell kept its execution count.
     expect_kernel_idle(nb)
     nb.wait_idle()
@@ -154,8 +154,8 @@ def test_stop_cancels_and_kills_the_command(nb: Notebook, lab: Lab, panel: Panel
     panel.type_and_enter(command)
     pid = read_pid(pidfile, timeout=CELL_MS / 1000)
     panel.expect_run(command, "running")
-    expect(panel.stop_button).to_be_enabled()
-    expect(panel.run_button).to_be_disabled()
+    expect(panel.stop_button).to_be_visible()
+    expect(panel.run_button).to_be_hidden()
     # The command runs in the background: the kernel is idle while it runs.
     expect_kernel_idle(nb)
     assert not pid_gone(pid)
@@ -167,8 +167,8 @@ def test_stop_cancels_and_kills_the_command(nb: Notebook, lab: Lab, panel: Panel
     panel.expect_run(command, "cancelled")
     assert took < 2.0, f"Stop took {took:.2f} s to show cancelled"
     wait_until(lambda: pid_gone(pid), 2.5, what=f"the command (pid {pid}) is gone after Stop")
-    expect(panel.stop_button).to_be_disabled()
-    expect(panel.run_button).to_be_enabled()
+    expect(panel.stop_button).to_be_hidden()
+    expect(panel.run_button).to_be_visible()
     # Stop turned itself off: the keyboard is back in the command box, not lost to the page.
     expect(panel.command).to_be_focused()
     assert nb.prompt(PANEL) == prompt

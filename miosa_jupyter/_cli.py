@@ -83,6 +83,7 @@ def _given_token(args: argparse.Namespace) -> str | None:
             f"(ps, /proc). Use --token-file PATH or set {TOKEN_ENV} instead."
         )
     from_env = os.environ.pop(TOKEN_ENV, None)
+    token: str | None
     if args.token_file:
         try:
             token = Path(args.token_file).read_text(encoding="utf-8").strip()

@@ -311,7 +311,7 @@ def parse_runs(text: str) -> list[RunInfo]:
         run_id, started, state, command = parts
         words = state.split()
         code: int | None = None
-        ended: int | None = None
+        ended: float | None = None
         if len(words) == 3 and words[0].lstrip("-").isdigit():
             code, reason, ended = int(words[0]), words[1], _seconds(words[2])
             status = {"timeout": "timeout", "cancelled": "cancelled"}.get(

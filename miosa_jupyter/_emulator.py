@@ -155,10 +155,10 @@ class Emulator:
             texts = []
             cuts = {}
             for i in range(old, self.count):
-                row = rows.get(i)
-                texts.append(cook(row) if row is not None else "")
-                if row is not None and row.cut:
-                    cuts[i] = row.cut
+                kept = rows.get(i)
+                texts.append(cook(kept) if kept is not None else "")
+                if kept is not None and kept.cut:
+                    cuts[i] = kept.cut
             lines._extend(texts, cuts, self.stream)
         if len(rows) > _ROWS_KEPT:
             keep = range(self.y - self.height, self.y + 2)

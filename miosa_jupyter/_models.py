@@ -27,12 +27,14 @@ class Event(NamedTuple):
     @property
     def line(self) -> str:
         """The text of an ``output`` event (ends with ``\\n`` unless it is a partial line)."""
-        return self.data.get("line", "")
+        line: str = self.data.get("line", "")
+        return line
 
     @property
     def stream(self) -> str:
         """``"stdout"`` or ``"stderr"`` for an ``output`` event."""
-        return self.data.get("stream", "stdout")
+        stream: str = self.data.get("stream", "stdout")
+        return stream
 
     @property
     def exit_code(self) -> int | None:
@@ -52,7 +54,8 @@ class Event(NamedTuple):
     @property
     def message(self) -> str:
         """The message of an ``error`` event."""
-        return self.data.get("message", "")
+        message: str = self.data.get("message", "")
+        return message
 
     @property
     def is_terminal(self) -> bool:

@@ -29,12 +29,13 @@ from ._errors import (
     StreamError,
     TicketError,
 )
-from ._models import TERMINAL_EVENTS, ExecResult
+from ._models import ExecResult
 from ._present import banner_words, detached_words, first_line, reconnecting_words, running_words
 from ._screen import Screen
 from ._stream import StreamLines
 from ._transcript import Transcript
 from ._view import Delta, Snapshot, View
+from ._wire import TERMINAL_EVENTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Run"]
 
-_GET = dict.get
+_GET: Callable[[dict[str, Any], str], Any] = dict.get
 
 
 def itemgetter_stream(payload: dict[str, Any]) -> Any:
@@ -362,7 +363,8 @@ class Run:
             return _lost(exc, self.computer_id)
         finally:
             stream.close()
-        end, self._terminal = self._terminal or {}, None
+        end: dict[str, Any] = self._terminal or {}
+        self._terminal = None
         if end.get("type") == "timeout" or self._follow is None or self._follow.status or self._follow.lost:
             return None
         if self._follow.missing:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from typing import Any
 
 from ._cells import LINE_CAP, cook, parse, sgr
 from ._emulator import PARTIAL, PENDING_MAX, Emulator
@@ -33,7 +34,9 @@ __all__ = ["LINE_CAP", "Line", "Screen", "Span"]
 
 Line = tuple[str, str]  # (cooked text, stream)
 Span = tuple[int, list[Line]]  # (index of the first line, lines)
-_Block = list  # [stream, lines, raw]: lines[:raw] are stored as they came, the rest cooked
+# [stream, lines, raw]: lines[:raw] are stored as they came, the rest cooked. A list (not a class) that
+# ``_tail_lines`` updates in place; its items differ in type, so the element type is Any.
+_Block = list[Any]
 
 
 # An escape that is not an SGR, nor an erase to the end of the line (a no-op at the end of the
@@ -194,7 +197,8 @@ class Screen:
     def _last(self) -> str:
         """The stored text of the last line ("" when the window does not hold it)."""
         if self._held:
-            return self._blocks[-1][1][-1]
+            lines: list[str] = self._blocks[-1][1]
+            return lines[-1]
         return self.head[-1][0] if self.count == len(self.head) and self.head else ""
 
     def _trim(self, added: int) -> None:

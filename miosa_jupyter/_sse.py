@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterator
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, final
 
 from ._models import Event
 from ._wire import ID_PREFIX, OUTPUT_HEAD, TERMINAL_EVENTS, output_tail
@@ -214,9 +214,10 @@ def split_outputs(region: str) -> tuple[str, list[str]] | None:
     else:
         stream = "stdout"
     if ID_PREFIX in region:
-        region = _without_ids(region)
-        if region is None:
+        without = _without_ids(region)
+        if without is None:
             return None
+        region = without
     tail = output_tail(stream)
     if not region.startswith(_OUT_HEAD) or not region.endswith(tail):
         return None
@@ -253,6 +254,7 @@ _DATA = itemgetter(1)
 _NAME = itemgetter(0)
 
 
+@final  # parts are told apart by ``type(part) is StreamLines`` (cheaper than isinstance): no subclasses
 class StreamLines(NamedTuple):
     """Consecutive ``output`` events of one stream, decoded in bulk: just their ``line`` texts."""
 

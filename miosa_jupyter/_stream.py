@@ -86,7 +86,7 @@ class _Reading:
         first = FIRST_DELAY if retry is None else max(FIRST_DELAY, min(retry / 1000, MAX_DELAY))
         if not tries:
             return 0.0 if retry is None else min(retry / 1000, MAX_DELAY)
-        return min(first * 2 ** (tries - 1), MAX_DELAY)
+        return min(first * 2.0 ** (tries - 1), MAX_DELAY)
 
     def _refused(self, cause: Exception, last: str, exc: MiosaError) -> StreamError | None:
         """The error to raise when the server's answer ends the attempts (None: try again)."""

@@ -124,7 +124,8 @@ class WidgetView:
         if self.display:
             from IPython.display import display
 
-            self.handle = display(self.widget, display_id=True)
+            # IPython's display() has no annotations.
+            self.handle = display(self.widget, display_id=True)  # type: ignore[no-untyped-call]
 
     def ready(self) -> bool:
         return self.traffic.ready(first=self.seq == 0)

@@ -110,7 +110,7 @@ class CORS(CORSMiddleware):
         body = {
             "error": {
                 "code": "CORS_REFUSED",
-                "message": f"{response.body.decode(errors='replace')}; this server allows one origin.",
+                "message": f"{bytes(response.body).decode(errors='replace')}; this server allows one origin.",
                 "request_id": request_id,
             }
         }

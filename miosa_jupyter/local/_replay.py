@@ -56,7 +56,7 @@ class Feed:
         replay_bytes: int,
         grace: float,
         heartbeat: float,
-        on_forget: Callable[[], None],
+        on_forget: Callable[[], object],
     ) -> None:
         self.execution = execution
         self.computer_id = computer_id
@@ -161,7 +161,7 @@ class Feed:
         parts: list[bytes] = []
         size = 0
         n = self.last
-        item = queue.get_nowait()
+        item: OutputChunk | Ending | None = queue.get_nowait()
         if not n and isinstance(item, OutputChunk):
             # The first event is a write of its own, with its id: a cut inside the first full write
             # (thousands of events) can then resume. (An id-only "id: 0" block would do it too,

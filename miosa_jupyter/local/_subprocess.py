@@ -194,7 +194,8 @@ class SubprocessExecution:
             await asyncio.shield(self._reap_after_cancel())
         finally:
             with contextlib.suppress(ProcessLookupError, AttributeError):
-                self.proc._transport.close()  # type: ignore[union-attr]  # close our pipe ends
+                # Close our pipe ends (asyncio.subprocess.Process has no public close).
+                self.proc._transport.close()  # type: ignore[attr-defined]  # private, not in typeshed
             if self.watchdog is not None:
                 self.watchdog.ended(self.proc.pid)  # its group is killed: nothing left to watch
             self.finished.set()

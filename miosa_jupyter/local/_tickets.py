@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -35,7 +36,7 @@ class _Entry(Generic[T]):
 class TicketBook(Generic[T]):
     """Issues and redeems tickets; calls ``on_expire(value)`` for a ticket never redeemed."""
 
-    def __init__(self, ttl: float, on_expire: callable) -> None:  # type: ignore[valid-type]
+    def __init__(self, ttl: float, on_expire: Callable[[T], object]) -> None:
         self.ttl = ttl
         self._on_expire = on_expire
         self._open: dict[str, _Entry[T]] = {}

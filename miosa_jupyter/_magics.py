@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shlex
+import sys
 import threading
 from typing import Any
 
@@ -180,6 +181,8 @@ class MiosaMagics(Magics):
         if bg:
             if out:
                 run.add_done_callback(_store_result(self.shell.user_ns, out))
+            if _BACKGROUND is not None:  # (Colab only)
+                _BACKGROUND.append(run)
             return run.start_background()
         try:
             run._drive()  # (not wait(): the result, with all the output, is built only for --out)
@@ -364,8 +367,28 @@ def _cancel_note(command: str, computer: str, local: bool, run_id: str | None = 
     return f"{what}: the stream to {computer} is closed; the command may run on there until its timeout."
 
 
+# Background runs whose views the cell's thread refreshes after each cell, where widget updates from
+# other threads don't render (Colab: googlecolab/colabtools#3373; it has no comm subshells either).
+_BACKGROUND: list[Run] | None = None  # None where background updates render
+
+
+def _refresh_background_views() -> None:
+    """Re-send the state of background runs' views from the cell's thread; a finished one once more."""
+    for run in list(_BACKGROUND or ()):
+        widget = getattr(run._view, "widget", None)
+        if widget is not None:
+            with contextlib.suppress(Exception):
+                widget.send_state()
+        if run.done and _BACKGROUND is not None:
+            _BACKGROUND.remove(run)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(MiosaMagics)
+    global _BACKGROUND
+    if "google.colab" in sys.modules and _BACKGROUND is None:
+        _BACKGROUND = []
+        ipython.events.register("post_execute", _refresh_background_views)
     if not os.environ.get("MIOSA_API_KEY"):
         # Start the local computer now, while the person types the first %%miosa (it takes ~0.8 s);
         # that cell then waits only for what is left of the start, if anything.

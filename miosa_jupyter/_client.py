@@ -95,7 +95,10 @@ class _Base:
         return cls(server.token, base_url=server.base_url, **kwargs)
 
     def _build(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Request:
-        return self._http.build_request(method, self.base_url + path, headers=self._headers, **kwargs)
+        request: httpx.Request = self._http.build_request(
+            method, self.base_url + path, headers=self._headers, **kwargs
+        )
+        return request
 
     def _unanswered(self, exc: httpx.TransportError, starts: str | None) -> APIConnectionError:
         """Say what is known when no answer came: nothing was started only if nothing was sent."""

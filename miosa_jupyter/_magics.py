@@ -70,6 +70,12 @@ class MiosaMagics(Magics):
         "(the run goes on there; `%miosa attach ID` picks it up again).",
     ).tag(config=True)
 
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        """The user's namespace (``--out VAR``); a magic always has its shell."""
+        assert self.shell is not None
+        return self.shell.user_ns  # type: ignore[no-any-return]  # IPython types user_ns as Any
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self._local_said = False
@@ -177,10 +183,10 @@ class MiosaMagics(Magics):
                 return None
             raise
         if out:
-            self.shell.user_ns[out] = _Pending(run, out) if bg else None
+            self._namespace[out] = _Pending(run, out) if bg else None
         if bg:
             if out:
-                run.add_done_callback(_store_result(self.shell.user_ns, out))
+                run.add_done_callback(_store_result(self._namespace, out))
             if _BACKGROUND is not None:  # (Colab only)
                 _BACKGROUND.append(run)
             return run.start_background()
@@ -193,7 +199,7 @@ class MiosaMagics(Magics):
         result = run.summary
         assert result is not None
         if out:
-            self.shell.user_ns[out] = run.result
+            self._namespace[out] = run.result
         if no_raise or result.outcome == "success":
             return None
         words = run.words

@@ -225,9 +225,10 @@ class Computers:
     def __init__(self, client: Miosa) -> None:
         self._client = client
 
-    def _send(self, call: Call) -> Any:
+    def _send(self, call: Call) -> dict[str, Any]:
         method, path, options = call
-        return self._client._request(method, path, **options)
+        answer: dict[str, Any] = self._client._request(method, path, **options)  # (checked: expect=dict)
+        return answer
 
     def list(self) -> list[dict[str, Any]]:
         return _items(self._send(_computers_call("list")))
@@ -248,9 +249,10 @@ class AsyncComputers:
     def __init__(self, client: AsyncMiosa) -> None:
         self._client = client
 
-    async def _send(self, call: Call) -> Any:
+    async def _send(self, call: Call) -> dict[str, Any]:
         method, path, options = call
-        return await self._client._request(method, path, **options)
+        answer: dict[str, Any] = await self._client._request(method, path, **options)  # (expect=dict)
+        return answer
 
     async def list(self) -> list[dict[str, Any]]:
         return _items(await self._send(_computers_call("list")))

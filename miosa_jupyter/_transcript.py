@@ -26,17 +26,16 @@ class Transcript:
         self._chunks: list[tuple[str, str]] = []
         self._in_memory = 0
         self._spill: IO[bytes] | None = None
-        self.chars = 0
 
     def add(self, stream: str, text: str) -> None:
         self._chunks.append((stream, text))
         self._in_memory += len(text)
-        self.chars += len(text)
         if self._in_memory > self.memory_cap:
             self._flush_to_disk()
 
     def _flush_to_disk(self) -> None:
         if self._spill is None:
+            # Unlinked at once; its space goes back when the Run (and so this) is collected.
             self._spill = tempfile.TemporaryFile(prefix="miosa-transcript-")  # noqa: SIM115 (lives as long as the run)
         write = self._spill.write
         for stream, text in self._chunks:
@@ -45,10 +44,6 @@ class Transcript:
             write(data)
         self._chunks = []
         self._in_memory = 0
-
-    @property
-    def spilled(self) -> bool:
-        return self._spill is not None
 
     def chunks(self) -> Iterator[tuple[str, str]]:
         if self._spill is not None:
@@ -63,8 +58,3 @@ class Transcript:
     def text(self, stream: str | None = None) -> str:
         """All output (``stream=None``, in arrival order) or one stream's."""
         return "".join(t for s, t in self.chunks() if stream is None or s == stream)
-
-    def close(self) -> None:
-        if self._spill is not None:
-            self._spill.close()
-            self._spill = None

@@ -75,6 +75,3 @@ class TicketBook(Generic[T]):
     def _remember(self, ticket: str, why: str) -> None:
         self._spent[ticket] = why
         asyncio.get_running_loop().call_later(10 * self.ttl, self._spent.pop, ticket, None)
-
-    def values(self) -> list[T]:
-        return [e.value for e in self._open.values()]

@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 if _TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell as _InteractiveShell
+
     from ._client import DEFAULT_BASE_URL, AsyncMiosa, Miosa, __version__
     from ._durable import RunInfo, list_runs
     from ._errors import (
@@ -118,14 +120,14 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def load_ipython_extension(ipython: "_InteractiveShell") -> None:
     """``%load_ext miosa_jupyter``: register ``%miosa`` and ``%%miosa``."""
     from ._magics import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def unload_ipython_extension(ipython: "_InteractiveShell") -> None:
     from ._magics import unload_ipython_extension as unload
 
     unload(ipython)

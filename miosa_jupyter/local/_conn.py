@@ -34,6 +34,7 @@ class GuardedH11(H11Protocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
 
+    # asyncio.Protocol's takes a BaseTransport; uvicorn's narrows it to Transport (and ignores the same).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:

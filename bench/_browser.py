@@ -1,5 +1,5 @@
 """Browser: JupyterLab in headless Chromium runs ``%%miosa seq 1 N`` (driven like a person: click the
-cell, Shift+Enter), started the way ``tests/browser/conftest.py`` does it (its helpers are imported).
+cell, Shift+Enter), started the way the browser tests start it (``tests/_support/lab.py``).
 
 Per run: time from the Shift+Enter keydown to the success banner (and to the static record), the
 largest gap between animation frames (a requestAnimationFrame loop injected before the run), long
@@ -110,7 +110,7 @@ class Frames:
 def bench(n: int, rounds: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Notebook, start_lab, stop_lab
+    from tests._support.lab import CHROMIUM, CHROMIUM_ARGS, Notebook, start_lab, stop_lab
 
     if not Path(CHROMIUM).exists():
         return {"skipped": f"{CHROMIUM} is missing"}

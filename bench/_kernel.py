@@ -9,16 +9,14 @@ dropped on our side. Message bytes are the sizes of the wire frames.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
 import zmq
-from jupyter_client import KernelManager
+
+from tests._support.kernels import KernelProcess, offline_env
 
 DELIM = b"<IDS|MSG>"
 # Parsed content for these types only; the rest are counted and sized.
@@ -47,27 +45,20 @@ class Execution:
     timeline: list[tuple[float, int, str]] = field(default_factory=list)  # (at, bytes, type), every msg
 
 
-class Kernel:
+class Kernel(KernelProcess):
+    """``KernelProcess`` (tests/_support/kernels.py) with the shell channel only and a raw SUB socket."""
+
     def __init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_") or k == "MIOSA_RUNS"}
-        self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(env=env)
-        self.kc = self.km.client()
-        self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        super().__init__(offline_env(), shell=True, iopub=False, stdin=False, hb=False, control=False)
+
+    def _ready(self, timeout: float = 60) -> None:
+        """Connect the SUB socket, then kernel_info until its status reaches it (the subscription is live)."""
         info = self.km.get_connection_info()
         self.ctx = zmq.Context()
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.RCVHWM, 0)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.connect(f"{info['transport']}://{info['ip']}:{info['iopub_port']}")
-        self._ready()
-
-    @property
-    def pid(self) -> int:
-        return self.km.provisioner.process.pid  # type: ignore[union-attr]
-
-    def _ready(self, timeout: float = 60) -> None:
-        """kernel_info until its status reaches our SUB socket (the subscription is then live)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg_id = self.kc.kernel_info()
@@ -153,45 +144,10 @@ class Kernel:
 
     def shutdown(self) -> None:
         self.sub.close(linger=0)
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
+        super().shutdown()
         self.ctx.term()
 
 
 def _split(frames: list[bytes]) -> tuple[bytes, bytes, bytes]:
     i = frames.index(DELIM)
     return frames[i + 2], frames[i + 3], frames[i + 5]
-
-
-class RssSampler:
-    """Samples a process's RSS every ``every`` seconds in a thread; ``peak`` after ``stop()``."""
-
-    def __init__(self, pid: int, every: float = 0.01) -> None:
-        self.proc = psutil.Process(pid)
-        self.every = every
-        self.before = self.proc.memory_info().rss
-        self.peak = self.before
-        self.peak_at = 0.0  # seconds after the start
-        self.samples = 0
-        self._t0 = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            rss = self.proc.memory_info().rss
-            self.samples += 1
-            if rss > self.peak:
-                self.peak, self.peak_at = rss, time.monotonic() - self._t0
-
-    def stop(self) -> RssSampler:
-        self._stop.set()
-        self._thread.join()
-        self.after = self.proc.memory_info().rss
-        self.peak = max(self.peak, self.after)
-        return self
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.before

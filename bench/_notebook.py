@@ -11,8 +11,10 @@ from typing import Any
 
 import psutil
 
+from tests._support.measure import PeakRss
+
 from ._common import Series, Workload, clock, log
-from ._kernel import Kernel, Msg, RssSampler
+from ._kernel import Kernel, Msg
 
 MIOSA, BASH, BANG = "%%miosa", "%%bash", "!cmd"
 SLOW_PEERS = (BASH, BANG)
@@ -144,12 +146,12 @@ def memory(w: Workload, rounds: int) -> dict[str, Any]:
     try:
         k.execute("%load_ext miosa_jupyter")
         k.execute(cell(MIOSA, "true"))
-        start = RssSampler(k.pid).stop().after
+        start = PeakRss(k.pid, every=0.01).stop().after
         server = _server_pid(k.pid)
         runs = []
         for _ in range(rounds):
-            rss = RssSampler(k.pid)
-            srv = RssSampler(server) if server else None
+            rss = PeakRss(k.pid, every=0.01)
+            srv = PeakRss(server, every=0.01) if server else None
             lines = Lines()
             ex = k.execute(cell(MIOSA, w.command), on_msg=lines)
             rss.stop()

@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from bench._common import log, mb, median, secs
-from bench._kernel import Kernel, Msg, RssSampler
+from bench._kernel import Kernel, Msg
+from tests._support.measure import PeakRss
 
 FRAMES = 100_000
 # A tqdm-style bar: every frame returns to column 0 and redraws one line.
@@ -81,7 +82,7 @@ def storms(k: Kernel, rounds: int) -> list[dict[str, Any]]:
         cmd = template.format(n=FRAMES)
         rows = []
         for _ in range(rounds):
-            rss = RssSampler(k.pid)
+            rss = PeakRss(k.pid, every=0.01)
             rec = _Recorder()
             ex = k.execute(f"%%miosa --timeout 300\n{cmd}", on_msg=rec)
             rss.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
+from .._support.lab import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

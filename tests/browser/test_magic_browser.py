@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from .conftest import CELL_MS, Lab, Notebook
+from .._support.lab import CELL_MS, Lab, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from ..conftest import pid_gone, read_pid, wait_until
-from .conftest import CELL_MS, Lab, Notebook
+from .._support.lab import CELL_MS, Lab, Notebook
+from .._support.processes import pid_gone, read_pid, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

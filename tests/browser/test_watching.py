@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from .conftest import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
+from .._support.lab import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

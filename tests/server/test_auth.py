@@ -183,6 +183,7 @@ def test_a_ticket_from_another_server_is_401(make_server, http):
 
 REFUSED_HOSTS = [
     "evil.example",
+    "evil.example:80",
     "127.0.0.1.evil.example",
     "localhost.",
     "LOCALHOST.",
@@ -205,7 +206,15 @@ def test_non_loopback_host_headers_are_refused(http, host: str):
 
 def test_loopback_host_headers_are_accepted(http, server):
     port = port_of(server.base_url)
-    for host in ["[::1]", f"[::1]:{port}", f"localhost:{port}", f"127.0.0.1:{port}", "LocalHost"]:
+    for host in [
+        "localhost",
+        "LocalHost",
+        f"localhost:{port}",
+        f"127.0.0.1:{port}",
+        "127.0.0.1:1234",
+        "[::1]",
+        "[::1]:80",
+    ]:
         r = http.get("/api/v1/computers", headers={"Host": host})
         assert r.status_code == 200, (host, r.text)
 
@@ -274,6 +283,10 @@ def test_configured_cors_allows_only_its_origin(make_server):
         )
         assert good.headers["access-control-allow-origin"] == "http://localhost:8888"
         assert "access-control-allow-credentials" not in good.headers
+        got = http.get("/api/v1/computers", headers={"Origin": "http://localhost:8888"})
+        assert got.headers["access-control-allow-origin"] == "http://localhost:8888"
+        other = http.get("/api/v1/computers", headers={"Origin": "http://evil.example"})
+        assert other.headers.get("access-control-allow-origin") != "http://evil.example"
         evil = http.options(
             STREAM, headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
         )

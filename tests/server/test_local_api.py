@@ -158,11 +158,6 @@ def test_invalid_exec_body_is_422(http, body):
     assert err["message"]
 
 
-def test_malformed_json_is_400(http):
-    r = http.post(STREAM, content=b'{"command": ', headers={"Content-Type": "application/json"})
-    assert_error(r, 400, "VALIDATION_ERROR")
-
-
 def test_body_over_1_mib_is_413(http):
     body = json.dumps({"command": "echo " + "x" * (1 << 20)})
     assert_error(http.post(STREAM, content=body, headers={"Content-Type": "application/json"}), 413)
@@ -259,44 +254,9 @@ def test_nonexistent_shell_is_502(http):
     assert_error(http.post(EXEC, json={"command": "ls", "shell": "/no/such/shell"}), 502, "AGENT_UNAVAILABLE")
 
 
-def test_wrong_method_is_405(http):
-    assert_error(http.get(STREAM), 405)
-    assert_error(http.delete("/api/v1/computers/local"), 405)
-
-
 def test_unknown_path_is_404(http):
     assert_error(http.get("/api/v1/nothing"), 404, "NOT_FOUND")
     assert_error(http.get("/"), 404)
-
-
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example"])
-def test_foreign_host_header_is_refused(http, host):
-    assert_error(http.get("/api/v1/computers", headers={"Host": host}), 400, "INVALID_HOST")
-
-
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:1234", "[::1]:80"])
-def test_loopback_host_headers_are_accepted(http, host):
-    assert http.get("/api/v1/computers", headers={"Host": host}).status_code == 200
-
-
-def test_no_cors_header_by_default(http):
-    r = http.get("/api/v1/computers", headers={"Origin": "http://localhost:8888"})
-    assert "access-control-allow-origin" not in r.headers
-
-
-def test_cors_header_for_the_configured_origin(make_server):
-    srv = make_server(cors_origin="http://localhost:8888")
-    with raw_client(srv) as http:
-        r = http.get("/api/v1/computers", headers={"Origin": "http://localhost:8888"})
-        assert r.headers["access-control-allow-origin"] == "http://localhost:8888"
-        other = http.get("/api/v1/computers", headers={"Origin": "http://evil.example"})
-        assert other.headers.get("access-control-allow-origin") != "http://evil.example"
-        pre = http.options(
-            STREAM,
-            headers={"Origin": "http://localhost:8888", "Access-Control-Request-Method": "POST"},
-        )
-        assert pre.status_code == 200
-        assert pre.headers["access-control-allow-origin"] == "http://localhost:8888"
 
 
 def test_concurrency_limit_is_429(make_server, tmp_path, pids):

@@ -194,10 +194,12 @@ def stop_lab(server: Lab) -> None:
 
 
 class Notebook:
-    """A notebook open in JupyterLab, driven by mouse and keyboard like a person would."""
+    """A notebook open in JupyterLab (``front="lab"``) or Notebook 7 (``"notebook"``), driven by mouse
+    and keyboard like a person would. Both are built from the same components: the cells, outputs,
+    toolbar and menus are found the same way; Notebook 7 has no status bar and no tab bar."""
 
-    def __init__(self, page: Page, lab: Lab, name: str) -> None:
-        self.page, self.lab, self.name = page, lab, name
+    def __init__(self, page: Page, lab: Lab, name: str, front: str = "lab") -> None:
+        self.page, self.lab, self.name, self.front = page, lab, name, front
 
     @property
     def panel(self) -> Locator:
@@ -210,7 +212,8 @@ class Notebook:
         return self.cell(index).locator(".jp-Cell-outputArea")
 
     def open(self, timeout: float = FIRST_LOAD_MS) -> None:
-        self.page.goto(f"{self.lab.url}/lab/tree/{self.name}", timeout=timeout)
+        path = "lab/tree" if self.front == "lab" else "notebooks"
+        self.page.goto(f"{self.lab.url}/{path}/{self.name}", timeout=timeout)
         self.wait_ready(timeout)
 
     def reload(self, timeout: float = FIRST_LOAD_MS) -> None:
@@ -235,7 +238,8 @@ class Notebook:
         expect(toolbar.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
             "data-status", "idle", timeout=timeout
         )
-        expect(self.page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=timeout)
+        if self.front == "lab":
+            expect(self.page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=timeout)
         deadline = time.monotonic() + timeout / 1000
         while not self._kernel_connected_and_idle():
             assert time.monotonic() < deadline, (
@@ -297,8 +301,16 @@ class Notebook:
         self.wait_idle(timeout)
 
     def save(self) -> None:
-        """Ctrl+S, then wait until the tab no longer shows unsaved changes."""
+        """Ctrl+S, then wait until the tab no longer shows unsaved changes (Notebook 7: the file on disk
+        changed)."""
+        before = (self.lab.root / self.name).stat().st_mtime_ns
         self.cell(0).locator(".jp-InputPrompt").click()  # command mode: the shortcut goes to the notebook
         self.page.keyboard.press("Control+s")
-        tab = self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
-        expect(tab).not_to_have_class(re.compile(r"\bjp-mod-dirty\b"), timeout=UI_MS)
+        if self.front == "lab":
+            tab = self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+            expect(tab).not_to_have_class(re.compile(r"\bjp-mod-dirty\b"), timeout=UI_MS)
+            return
+        deadline = time.monotonic() + UI_MS / 1000
+        while (self.lab.root / self.name).stat().st_mtime_ns == before:
+            assert time.monotonic() < deadline, "the notebook was not saved"
+            self.page.wait_for_timeout(100)  # polling the file on disk

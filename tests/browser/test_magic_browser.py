@@ -104,10 +104,12 @@ def pwned(page: Page) -> str:
     return page.evaluate("typeof window.__pwned")
 
 
-@pytest.fixture(scope="module")
-def nb(lab: Lab, page: Page) -> Notebook:
-    lab.write_notebook(NAME, CELLS)
-    notebook = Notebook(page, lab, NAME)
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def nb(lab: Lab, page: Page, request: pytest.FixtureRequest) -> Notebook:
+    """The module's notebook in JupyterLab, then in Notebook 7 (each its own file and kernel)."""
+    name = f"{request.param}-{NAME}"
+    lab.write_notebook(name, CELLS)
+    notebook = Notebook(page, lab, name, front=request.param)
     notebook.open()
     notebook.run_cell(LOAD)
     return notebook
@@ -197,7 +199,7 @@ def test_records_survive_save_and_reload(nb: Notebook, lab: Lab, artifacts: Path
             expect_record(nb, i)
 
     nb.save()
-    saved = json.loads((lab.root / NAME).read_text())
+    saved = json.loads((lab.root / nb.name).read_text())
     for i in EXPECTED:
         mimes = [m for o in saved["cells"][i]["outputs"] for m in o.get("data", {})]
         html = "".join(

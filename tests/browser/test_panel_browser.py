@@ -89,10 +89,12 @@ def pid_file(lab: Lab, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def nb(lab: Lab, page: Page) -> Notebook:
-    lab.write_notebook(NAME, CELLS)
-    notebook = Notebook(page, lab, NAME)
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def nb(lab: Lab, page: Page, request: pytest.FixtureRequest) -> Notebook:
+    """The module's notebook in JupyterLab, then in Notebook 7 (each its own file and kernel)."""
+    name = f"{request.param}-{NAME}"
+    lab.write_notebook(name, CELLS)
+    notebook = Notebook(page, lab, name, front=request.param)
     notebook.open()
     notebook.run_cell(PANEL)
     expect(Panel(notebook, PANEL).command).to_be_visible()
@@ -104,7 +106,7 @@ def panel(nb: Notebook) -> Iterator[Panel]:
     p = Panel(nb, PANEL)
     yield p
     # Never leave a run going for the next test: Stop it and wait for its end.
-    if p.stop_button.is_enabled():
+    if p.stop_button.is_visible():
         p.stop_button.click()
         expect(p.stop_button).to_be_hidden(timeout=CELL_MS)
 

@@ -9,15 +9,14 @@ through ``exec.stream(...).batches()``, here and, if ``old`` names a checkout of
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
+
+from tests._support.proxy import Proxy
 
 from ._common import median
 
@@ -41,58 +40,16 @@ print(json.dumps(out))
 """
 
 
-class _Proxy:
-    """127.0.0.1 -> the server; ``cut()`` closes the connections open now."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.open: list[socket.socket] = []
-        self.cut_at = 0.0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                a, _ = self.listener.accept()
-            except OSError:
-                return
-            b = socket.create_connection(self.upstream)
-            self.open += [a, b]
-            for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def cut(self) -> None:
-        self.cut_at = time.perf_counter()
-        for s in self.open:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self.open = []
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 def _cut_to_next_line(cuts: int) -> list[float]:
     from miosa_jupyter import Miosa
     from miosa_jupyter.local import local_server
 
     srv = local_server()
-    host, _, port = srv.base_url.removeprefix("http://").partition("/")[0].rpartition(":")
-    proxy = _Proxy((host, int(port)))
+    proxy, through = Proxy.to(srv.base_url)
     gaps: list[float] = []
     command = "i=0; while [ $i -lt 100000 ]; do echo $i; i=$((i+1)); sleep 0.001; done"
     try:
-        with Miosa(srv.token, base_url=f"http://127.0.0.1:{proxy.port}/api/v1") as client:
+        with Miosa(srv.token, base_url=through) as client:
             stream = client.exec.stream(srv.computer_id, command=command, timeout=300)
             seen = 0
             next_cut = time.perf_counter() + 0.3

@@ -4,10 +4,8 @@ and a computer without the tools (a clear note, then an attached run)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from miosa_jupyter._runner import Run
 from miosa_jupyter._view import Delta, Snapshot
 
 from .._support.processes import pid_gone, read_pid, wait_until
+from .._support.proxy import Proxy
 
 CAP = 1  # seconds one exec may last on these servers: every test crosses it
 
@@ -160,58 +159,9 @@ def test_attach_to_no_such_run_says_so(capped: Miosa) -> None:
     assert "No run r00000000 on local" in (result.error or "")
 
 
-class Proxy:
-    """A loopback TCP proxy to the server that can refuse and cut connections on demand."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.down = False
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.down:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        for s in self.conns:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self.conns = []
-
-
 def test_following_says_reconnecting_and_resumes_where_it_stopped(make_server: Any, runs_dir: Path) -> None:
-    srv = (
-        make_server(max_timeout=CAP, resume_grace=0.2)
-        if _has_setting("resume_grace")
-        else make_server(max_timeout=CAP)
-    )
-    host, port = srv.base_url.split("//")[1].split("/")[0].split(":")
-    proxy = Proxy((host, int(port)))
-    base = srv.base_url.replace(f":{port}/", f":{proxy.port}/")
+    srv = make_server(max_timeout=CAP, resume_grace=0.2)
+    proxy, base = Proxy.to(srv.base_url)
     view = Notes()
     with Miosa(srv.token, base_url=base) as client:
         run = durable(client, "for i in $(seq 1 20); do echo line $i; sleep 0.15; done", view=view).start()
@@ -226,12 +176,6 @@ def test_following_says_reconnecting_and_resumes_where_it_stopped(make_server: A
     assert result is not None and result.ok, result
     assert result.stdout.split() == "".join(f"line {i}\n" for i in range(1, 21)).split(), result.stdout
     assert view.notes[-1].startswith("on local")  # following again
-
-
-def _has_setting(name: str) -> bool:
-    from miosa_jupyter import LocalSettings
-
-    return name in LocalSettings.__dataclass_fields__
 
 
 def test_the_listing_names_each_run_and_how_it_ended(capped: Miosa) -> None:

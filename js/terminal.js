@@ -186,6 +186,11 @@ export function renderTerminal(model, el) {
     if (elapsed) elapsed.textContent = seconds(Math.max(0, ms));
     const n = running ? store.lineCount : model.get("line_count");
     if (count) count.textContent = plural(n, "line");
+    // The run's pulse: a command that went quiet says for how long (the kernel says since when).
+    const pulse = header.querySelector(".miosa-quiet");
+    const since = running ? model.get("quiet_since_ms") : 0;
+    const silent = since ? Date.now() - since : 0;
+    if (pulse) pulse.textContent = silent >= 5000 ? ` · no output for ${Math.floor(silent / 1000)} s` : "";
   }
 
   function paintHeader() {
@@ -270,6 +275,7 @@ export function renderTerminal(model, el) {
   model.on("change:status", onChange);
   model.on("change:banner", onChange);
   model.on("change:header", onChange);
+  model.on("change:quiet_since_ms", paintMeta);
   const clock = setInterval(() => {
     if (model.get("status") === "running") paintMeta();
   }, 100);
@@ -280,6 +286,7 @@ export function renderTerminal(model, el) {
     model.off("change:status", onChange);
     model.off("change:banner", onChange);
     model.off("change:header", onChange);
+    model.off("change:quiet_since_ms", paintMeta);
   };
 }
 

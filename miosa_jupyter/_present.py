@@ -33,6 +33,7 @@ __all__ = [
     "detached_words",
     "header_html",
     "hidden_text",
+    "input_hint",
     "line_html",
     "line_text",
     "reconnecting_words",
@@ -158,6 +159,26 @@ def runs_table(runs: list[RunInfo], computer: str) -> str:
     return "\n".join([*lines, f"Re-attach: %miosa attach ID [--tail N]   ({len(runs)} on {computer})"])
 
 
+# The last line of a command that went quiet because it waits for an answer: apt's "[Y/n]", pip's
+# "Proceed (Y/n)?", conda's "([y]/n)?", ssh's "(yes/no/[fingerprint])?", sudo's and git's passwords.
+_PROMPT = re.compile(
+    r"(\[y/n\]|\(y/n\)|\(\[y\]/n\)|\(yes/no[^)]*\)|password[^:]*:|passphrase[^:]*:|username[^:]*:"
+    r"|continue\?|proceed\b[^?]*\?|are you sure[^?]*\?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def input_hint(last_line: str) -> str | None:
+    """What to say when a quiet command's last line looks like a prompt: there is no stdin to answer."""
+    text = line_text(last_line).strip()
+    if not text or not _PROMPT.search(text):
+        return None
+    return (
+        f"waiting for input? ({first_line(text, 40)}) The command has no stdin here: answer ahead "
+        "(`-y`, `yes |`, `DEBIAN_FRONTEND=noninteractive`), or Stop it"
+    )
+
+
 def banner_text(status: str, words: str) -> str:
     """The banner as one line of text: ``✔ succeeded · exit 0 · 1.20 s``."""
     return f"{ICONS[status]} {LABELS[status]} · {words}"
@@ -185,7 +206,8 @@ def header_html(command: str, computer: str, elapsed: str = "", count: str = "")
         f'<span class="miosa-prompt">$</span><code class="miosa-cmd" title="{html.escape(command)}">'
         f"{html.escape(first, quote=False)}</code>{more}"
         f'<span class="miosa-meta"><span class="miosa-computer">{html.escape(computer)}</span>'
-        f' · <span class="miosa-elapsed">{elapsed}</span> · <span class="miosa-count">{count}</span></span>'
+        f' · <span class="miosa-elapsed">{elapsed}</span> · <span class="miosa-count">{count}</span>'
+        '<span class="miosa-quiet"></span></span>'
     )
 
 

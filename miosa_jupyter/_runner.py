@@ -21,7 +21,7 @@ from ._durable import Follow
 from ._errors import MiosaError
 from ._following import Following
 from ._models import ExecResult
-from ._present import banner_words, reconnecting_words, running_words
+from ._present import banner_words, input_hint, reconnecting_words, running_words
 from ._screen import Screen
 from ._stream import StreamLines
 from ._transcript import Transcript
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from ._stream import Batch, ExecStream
 
 __all__ = ["Run"]
+
+PROMPT_AFTER = 2.0  # seconds of quiet on a prompt-like last line before the banner says so
 
 _GET: Callable[[dict[str, Any], str], Any] = dict.get
 
@@ -110,6 +112,9 @@ class Run(Following):
         self._kill_error: str | None = None
         self._phase = running_words(computer_id, self.run_id)  # the running banner's words
         self._phase_shown = self._phase
+        self._quiet_since: float | None = None  # when the command last printed, while it is quiet
+        self._pulse_seen = 0  # the change count at the last pulse
+        self._hinted = False  # the banner says it may wait for input
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -150,9 +155,11 @@ class Run(Following):
                 # quiet interval is a tick: the view gets the snapshot it may be missing.
                 if not self._wake.wait(self._interval * 2):
                     self._flush(quiet=True)
+                    self._pulse()
                     continue
                 self._wake.clear()
                 self._flush(quiet=False)
+                self._pulse()
                 self._read_done.wait(self._interval)
         except KeyboardInterrupt:
             self.cancel()
@@ -344,6 +351,31 @@ class Run(Following):
             cuts = self._screen.cuts(spans)
         if self._view is not None and (spans or texts or snapshot):
             self._view.update(Delta(spans, texts, count, snapshot, cuts))
+
+    def _pulse(self) -> None:
+        """Tell the view when the command goes quiet (and when it prints again); after a couple of
+        quiet seconds on a line that looks like a prompt, say there is no stdin to answer it."""
+        now = time.time()
+        if self._changes != self._pulse_seen:  # it printed since the last look
+            self._pulse_seen = self._changes
+            if self._quiet_since is not None:
+                self._quiet_since = None
+                if self._view is not None:
+                    self._view.pulse(None)
+                if self._hinted:
+                    self._hinted = False
+                    self._phase = running_words(self.computer_id, self.run_id)
+            return
+        if self._quiet_since is None:
+            self._quiet_since = now - 2 * self._interval
+            if self._view is not None:
+                self._view.pulse(self._quiet_since)
+        elif not self._hinted and now - self._quiet_since >= PROMPT_AFTER:
+            with self._lock:
+                hint = input_hint(self._screen.last_line()) if self._screen.open else None
+            if hint is not None:
+                self._hinted = True
+                self._phase = hint  # (shown by the next flush)
 
     def _take_snapshot(self, summary: ExecResult | None = None, words: str = "") -> Snapshot:
         screen = self._screen

@@ -324,6 +324,12 @@ class Screen:
                 runs.append((begin, self._tail_lines(self.count - begin)))
         return runs
 
+    def last_line(self) -> str:
+        """The last line as stored (its escape sequences in), "" when there is none."""
+        if self._blocks:
+            return self._tail_lines(1)[-1][0]
+        return self.head[-1][0] if self.head else ""
+
     def _tail_lines(self, n: int) -> list[Line]:
         """The last ``n`` lines of the tail, oldest first."""
         out: list[Line] = []

@@ -36,6 +36,9 @@ class TextView:
         out.flush()
         err.flush()
 
+    def pulse(self, quiet_since: float | None) -> None:
+        pass  # a terminal shows the silence itself
+
     def note(self, words: str) -> None:
         out = self.out or sys.stdout
         out.write(f"[{words}]\n")

@@ -49,6 +49,9 @@ class TerminalView(anywidget.AnyWidget):
         sync=True
     )
     line_count = traitlets.Int(0, help="screen lines so far").tag(sync=True)
+    quiet_since_ms = traitlets.Float(
+        0.0, help="when a running command last printed, if it went quiet; 0: not"
+    ).tag(sync=True)
     head_lines = traitlets.Int(20, help="lines kept at the top of the window").tag(sync=True)
     tail_lines = traitlets.Int(1000, help="lines kept at the bottom of the window").tag(sync=True)
     run_id = traitlets.Int(0, help="which run the view shows (a panel runs many)").tag(sync=True)
@@ -107,6 +110,7 @@ class WidgetView:
             "started_ms": run.started * 1000,
             "duration_ms": None,
             "line_count": 0,
+            "quiet_since_ms": 0.0,
             "head_lines": self.head,
             "tail_lines": self.tail,
             "window": {"seq": -1, "spans": []},
@@ -146,6 +150,9 @@ class WidgetView:
 
     def note(self, words: str) -> None:
         self.widget.banner = banner_html("running", words)
+
+    def pulse(self, quiet_since: float | None) -> None:
+        self.widget.quiet_since_ms = quiet_since * 1000 if quiet_since is not None else 0.0
 
     def _render(self, spans: list[Span], budget: int | None, cuts: dict[int, int]) -> list[list[Any]]:
         out: list[list[Any]] = []

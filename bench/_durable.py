@@ -38,6 +38,9 @@ class _FirstLine:
     def note(self, words: str) -> None:
         pass
 
+    def pulse(self, quiet_since: float | None) -> None:
+        pass
+
     def end(self, final: Any) -> None:
         self.ended = clock() - self.t0
 

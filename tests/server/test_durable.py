@@ -43,6 +43,9 @@ class Notes:
     def note(self, words: str) -> None:
         self.notes.append(words)
 
+    def pulse(self, quiet_since: float | None) -> None:
+        pass
+
     def end(self, final: Snapshot) -> None:
         self.final = final
 

@@ -115,7 +115,8 @@ def start_lab(base: Path, *, ready_timeout: float = 60) -> Lab:
 
     venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIOSA_", "JUPYTER", "JPY_"))}
-    env["MIOSA_RUNS"] = os.environ["MIOSA_RUNS"]  # (tests/conftest.py: durable runs of tests stay apart)
+    if "MIOSA_RUNS" in os.environ:  # (tests/conftest.py sets it: the tests' durable runs stay apart)
+        env["MIOSA_RUNS"] = os.environ["MIOSA_RUNS"]
     env.update(
         PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
         JUPYTER_CONFIG_DIR=str(config),

@@ -119,6 +119,10 @@ class MiosaTerminal(TerminalView):
             run.start()
         except MiosaError:  # refused (stopped computer, bad key): the view shows the error banner
             return run
+        from . import _magics
+
+        if _magics._BACKGROUND is not None:  # Colab: re-sent from the cell's thread (see there)
+            _magics._BACKGROUND.append(run)
         return run.start_background()
 
     def stop(self) -> None:

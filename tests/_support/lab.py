@@ -18,13 +18,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nbformat
 import psutil
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -315,3 +316,21 @@ class Notebook:
         while (self.lab.root / self.name).stat().st_mtime_ns == before:
             assert time.monotonic() < deadline, "the notebook was not saved"
             self.page.wait_for_timeout(100)  # polling the file on disk
+
+
+@contextlib.contextmanager
+def opened(
+    lab: Lab, browser: Browser, name: str, cells: list[tuple[str, str]], *, height: int = 1200
+) -> Iterator[Notebook]:
+    """A notebook of ``cells`` written as ``name`` and open in JupyterLab, in a browser context of its
+    own (closed afterwards)."""
+    lab.write_notebook(name, cells)
+    context = browser.new_context(viewport={"width": 1200, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(UI_MS)
+    notebook = Notebook(page, lab, name)
+    try:
+        notebook.open(FIRST_LOAD_MS)
+        yield notebook
+    finally:
+        context.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .._support.lab import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
+from .._support.lab import CELL_MS, Lab, Notebook, opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,16 +28,8 @@ CELLS = [
 
 @pytest.fixture
 def nb(lab: Lab, browser: Browser) -> Iterator[Notebook]:
-    lab.write_notebook("miosa-durable.ipynb", CELLS)
-    context = browser.new_context(viewport={"width": 1200, "height": 1200})
-    page = context.new_page()
-    page.set_default_timeout(UI_MS)
-    notebook = Notebook(page, lab, "miosa-durable.ipynb")
-    try:
-        notebook.open(FIRST_LOAD_MS)
+    with opened(lab, browser, "miosa-durable.ipynb", CELLS, height=1200) as notebook:
         yield notebook
-    finally:
-        context.close()
 
 
 def test_a_durable_run_says_reconnecting_then_detached_with_the_line_that_reattaches(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .._support.lab import CELL_MS, FIRST_LOAD_MS, UI_MS, Lab, Notebook
+from .._support.lab import CELL_MS, Lab, Notebook, opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,17 +24,9 @@ CELLS = [
 
 @pytest.fixture
 def nb(lab: Lab, browser: Browser) -> Iterator[Notebook]:
-    lab.write_notebook("miosa-pulse.ipynb", CELLS)
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(UI_MS)
-    notebook = Notebook(page, lab, "miosa-pulse.ipynb")
-    try:
-        notebook.open(FIRST_LOAD_MS)
+    with opened(lab, browser, "miosa-pulse.ipynb", CELLS, height=900) as notebook:
         notebook.run_cell(LOAD)
         yield notebook
-    finally:
-        context.close()
 
 
 def test_a_quiet_command_says_for_how_long_and_a_prompt_gets_a_hint(nb: Notebook, artifacts: Path) -> None:

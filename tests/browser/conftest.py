@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-pw = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page  # noqa: E402
+from .._support.tools import missing_tool
 
-from .._support.lab import CHROMIUM, CHROMIUM_ARGS, UI_MS, Lab, start_lab, stop_lab  # noqa: E402
+try:
+    import playwright.sync_api as pw
+except ImportError:  # the test extra is not installed
+    missing_tool("playwright is missing (pip install -e '.[test]')")
+from playwright.sync_api import Browser, Page
+
+from .._support.lab import CHROMIUM, CHROMIUM_ARGS, UI_MS, Lab, start_lab, stop_lab
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -32,7 +37,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+        missing_tool(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     with pw.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

@@ -5,6 +5,7 @@ and a computer without the tools (a clear note, then an attached run)."""
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from miosa_jupyter import Miosa
-from miosa_jupyter._durable import KEEP_COUNT, Follow, list_runs
+from miosa_jupyter._durable import _MAX_QUOTED, KEEP_COUNT, Follow, list_runs
 from miosa_jupyter._runner import Run
 from miosa_jupyter._view import Delta, Snapshot
 
@@ -365,3 +366,14 @@ def test_a_real_run_past_the_apis_300_s(make_server: Any, runs_dir: Path) -> Non
     assert result.stdout == "".join(f"{i}\n" for i in range(1, 63))
     assert took > 305 and execs.count == 2
     print(f"\n310 s run: {took:.1f} s wall, {execs.count} execs, exit {result.exit_code}")
+
+
+def test_a_long_command_full_of_quotes_runs_exactly_through_the_here_document(capped: Miosa) -> None:
+    """Quoted as one shell word it would grow past _MAX_QUOTED (each ' becomes five characters):
+    the start script then writes it through a here-document, byte for byte."""
+    text = "it's " * 4000  # 20,000 characters, 4,000 quotes: about 36,000 quoted
+    command = f"cat <<'EOT'\n{text}\nEOT"
+    assert len(shlex.quote(command)) > _MAX_QUOTED
+    result = durable(capped, command).start().wait()
+    assert result is not None and result.ok, result
+    assert result.stdout == text + "\n"

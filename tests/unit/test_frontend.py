@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from .._support.tools import missing_tool
 
 JS_TESTS = Path(__file__).resolve().parents[2] / "js" / "test"
 
@@ -15,7 +15,7 @@ JS_TESTS = Path(__file__).resolve().parents[2] / "js" / "test"
 def test_the_front_end_store_keeps_every_line_a_view_should_show():
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is missing (the front end is built with it; .ci/run installs it)")
+        missing_tool("node is missing (the front end is built with it)")
     done = subprocess.run(
         [node, "--test", str(JS_TESTS)], capture_output=True, text=True, timeout=120, check=False
     )

@@ -11,7 +11,7 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 
-function render({ model, el: host }) {
+function render({ model, el: host, experimental }) {
   const command = el("input", {
     className: "miosa-command",
     type: "text",
@@ -110,7 +110,7 @@ function render({ model, el: host }) {
     if (model.get("message")) submitted = null; // refused: the text stays in the box
   });
   sync();
-  const cleanupTerminal = renderTerminal(model, slot);
+  const cleanupTerminal = renderTerminal(model, slot, experimental?.invoke);
   return () => {
     for (const name of names) model.off(`change:${name}`, sync);
     model.off("change:run_id", accepted);

@@ -1,5 +1,7 @@
 // The live view of a run. The kernel renders every piece of HTML (escaped lines, header, banner);
-// this file only places them, keeps the bounded window, ticks the clock and scrolls.
+// this file only places them, keeps the bounded window, ticks the clock and scrolls. The tools that
+// reach past the window (search, expand, copy, download...) are in tools.js.
+import { createTools } from "./tools.js";
 
 /**
  * A span: [index of its first screen line, [html, ...]].
@@ -152,9 +154,12 @@ function lineDiv(html) {
 
 // Renders the terminal (header, output, banner) of `model` into `el`; returns the cleanup function.
 // The panel (panel.js) uses it too: one front end for both.
-export function renderTerminal(model, el) {
+export function renderTerminal(model, el, invoke) {
   const store = storeFor(model);
   const root = document.createElement("div");
+  // Keys pressed in the view are the view's (Ctrl+F searches the log, Enter steps through matches),
+  // not JupyterLab's shortcuts.
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
   const header = document.createElement("div");
   header.className = "miosa-header";
   // The output scrolls in a column-reverse box, as the static record does: both open at the end.
@@ -168,8 +173,31 @@ export function renderTerminal(model, el) {
   output.append(lines);
   const banner = document.createElement("div");
   banner.className = "miosa-banner-slot";
-  root.append(header, output, banner);
+  const headBox = document.createElement("div");
+  const tailBox = document.createElement("div");
+  let domTailStart = 0;
+  const tools = createTools({
+    model,
+    invoke,
+    store,
+    output,
+    root,
+    windowOf: () => windowOf(model, store.lineCount),
+    lineDiv,
+    nodeOf(index) {
+      const w = windowOf(model, store.lineCount);
+      if (index < w.head) return headBox.children[index] || null;
+      if (index >= w.tailStart) return tailBox.children[index - domTailStart] || null;
+      return null;
+    },
+    stopFollowing() {
+      follow = false;
+    },
+    repaint: () => schedule(),
+  });
+  root.append(header, tools.bar, tools.status, output, banner);
   el.append(root);
+  root.addEventListener("keydown", tools.keydown);
 
   // Autoscroll until the reader scrolls up. In a column-reverse box the end is scrollTop 0 and
   // stays in view as lines arrive, with no script (and no forced layout on every paint).
@@ -196,18 +224,14 @@ export function renderTerminal(model, el) {
   function paintHeader() {
     root.className = `miosa-term miosa-status-${model.get("status")}`;
     header.innerHTML = model.get("header");
+    header.append(tools.toolbar);
     banner.innerHTML = model.get("banner");
     paintMeta();
   }
 
   // The DOM mirrors the store incrementally: a repaint touches only lines that changed, arrived
   // or left, so its cost follows the update, not the window (up to a thousand lines).
-  const headBox = document.createElement("div");
-  const gap = document.createElement("div");
-  gap.className = "miosa-hidden";
-  const tailBox = document.createElement("div");
-  lines.append(headBox, gap, tailBox);
-  let domTailStart = 0;
+  lines.append(headBox, tools.gap, tailBox);
 
   // Each frame rewrites at most this many lines, newest first (the ones in sight when following):
   // a snapshot that moves the whole tail then costs a few frames, not one long one.
@@ -222,6 +246,11 @@ export function renderTerminal(model, el) {
     for (let i = to - 1; i >= from; i--) {
       const html = store.lines.get(i) ?? "";
       const node = nodes[i - from];
+      if (node._index !== i) {
+        node._index = i;
+        node.dataset.index = String(i);
+        if (tools.times.on) changed.push(node);
+      }
       if (node._html === html) continue;
       if (budget <= 0) return -1;
       node.innerHTML = html;
@@ -230,6 +259,8 @@ export function renderTerminal(model, el) {
     }
     return budget;
   }
+
+  const changed = []; // nodes that now show another line (their time label is asked for)
 
   function paintLines() {
     const w = windowOf(model, store.lineCount);
@@ -249,9 +280,8 @@ export function renderTerminal(model, el) {
     domTailStart = w.tailStart;
     const left = sync(tailBox, w.tailStart, w.count, LINES_PER_FRAME);
     const done = sync(headBox, 0, w.head, Math.max(left, 0)) >= 0 && left >= 0;
-    const hidden = w.tailStart - w.head;
-    gap.hidden = hidden <= 0;
-    if (hidden > 0) gap.textContent = `… ${plural(hidden, "line")} hidden …`;
+    tools.paint(w);
+    if (changed.length) tools.times.want(changed.splice(0));
     output.classList.toggle("miosa-empty", w.count === 0);
     return done;
   }
@@ -272,7 +302,16 @@ export function renderTerminal(model, el) {
   if (!paintLines()) schedule();
   store.listeners.add(schedule);
   const onChange = () => paintHeader();
-  model.on("change:status", onChange);
+  let lastStatus = model.get("status");
+  const onStatus = () => {
+    tools.ended(lastStatus);
+    lastStatus = model.get("status");
+    paintHeader();
+  };
+  const onRun = () => tools.reset();
+  model.on("change:run_id", onRun);
+  model.on("change:notify_after", tools.paintBell);
+  model.on("change:status", onStatus);
   model.on("change:banner", onChange);
   model.on("change:header", onChange);
   model.on("change:quiet_since_ms", paintMeta);
@@ -283,7 +322,9 @@ export function renderTerminal(model, el) {
   return () => {
     clearInterval(clock);
     store.listeners.delete(schedule);
-    model.off("change:status", onChange);
+    model.off("change:status", onStatus);
+    model.off("change:run_id", onRun);
+    model.off("change:notify_after", tools.paintBell);
     model.off("change:banner", onChange);
     model.off("change:header", onChange);
     model.off("change:quiet_since_ms", paintMeta);
@@ -292,7 +333,7 @@ export function renderTerminal(model, el) {
 
 export default {
   initialize: initializeTerminal,
-  render({ model, el }) {
-    return renderTerminal(model, el);
+  render({ model, el, experimental }) {
+    return renderTerminal(model, el, experimental?.invoke);
   },
 };

@@ -30,7 +30,7 @@ __all__ = ["MiosaMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 # Flags of the line form, recognised at the start of the line; the rest is the command, verbatim.
 # Words of the line form that are not commands: `%miosa runs`, `%miosa attach ID`.
-_ACTIONS = ("runs", "attach")
+_ACTIONS = ("runs", "attach", "log")
 _FLAG = re.compile(r"\s*(--?[a-z-]*)(?:=(\S+)|\s+('[^']*'|\"[^\"]*\"|\S+))?")
 
 
@@ -64,6 +64,11 @@ class MiosaMagics(Magics):
     update_interval = Float(0.05, help="Seconds between view updates (bounds traffic to the browser).").tag(
         config=True
     )
+    notify_after = Float(
+        0.0,
+        help="Seconds: a run that lasts at least this long and ends while its tab is hidden shows a "
+        "browser notification (the view asks for permission once). 0: never.",
+    ).tag(config=True)
     reconnect_seconds = Float(
         120.0,
         help="How long a durable run's view keeps trying to reach its computer before it detaches "
@@ -158,12 +163,14 @@ class MiosaMagics(Magics):
         )
         return self._show(run, command, computer, out=args.out, bg=args.bg, no_raise=args.no_raise_error)
 
-    def _new_run(self, client: Miosa, computer: str, command: str, **options: Any) -> Run:
+    def _new_run(
+        self, client: Miosa, computer: str, command: str, *, view: Any = None, **options: Any
+    ) -> Run:
         return Run(
             client,
             computer,
             command,
-            view=self._make_view(),
+            view=view or self._make_view(),
             interval=self.update_interval,
             head=self.head_lines,
             tail=self.tail_lines,
@@ -212,7 +219,43 @@ class MiosaMagics(Magics):
 
     # -- runs and attach ------------------------------------------------------------------------
 
+    def _log(self, rest: str) -> None:
+        """``%miosa log [KEY|last] [-c COMPUTER]``: the whole log of a run again, with its tools (search,
+        expand, copy, download): this kernel's view of it, else a durable run's, read back from its
+        computer."""
+        from IPython.display import display
+
+        from ._widget import WidgetView, kept
+
+        usage = "%miosa log [ID|last] [-c COMPUTER]"
+        words = rest.split()
+        computer = None
+        if len(words) >= 2 and words[-2] in ("-c", "--computer"):
+            computer = words[-1]
+            words = words[:-2]
+        if len(words) > 1 or any(w.startswith("-") for w in words):
+            raise UsageError(f"%miosa log: unexpected {' '.join(words)!r}. Usage: {usage}")
+        key = words[0] if words else "last"
+        widget = kept(key)
+        if widget is not None:
+            display(widget)
+            return
+        if not key.startswith("r") or key == "last":
+            raise UsageError(
+                f"%miosa log: this kernel has no finished run {key!r} (it keeps the newest 32 while it "
+                "runs). `%miosa runs` lists the durable runs on the computer; `%miosa log ID` reads one back."
+            )
+        client, computer = self._where(computer)
+        found = next((r for r in list_runs(client, computer) if r.id == key), None)
+        if found is None:
+            raise UsageError(f"%miosa log: no run {key!r} on {computer}; `%miosa runs` lists the runs there.")
+        view = WidgetView(head=self.head_lines, tail=self.tail_lines, record_on_end=False)
+        run = self._new_run(client, computer, found.command, attach=found.id, view=view)
+        self._show(run, found.command, computer, out=None, bg=False, no_raise=True)
+
     def _action(self, action: str, rest: str) -> Any:
+        if action == "log":
+            return self._log(rest)
         try:
             words = shlex.split(rest)
         except ValueError as exc:
@@ -283,7 +326,7 @@ class MiosaMagics(Magics):
             mode = "widget" if _in_jupyter_kernel(self.shell) else "text"
         if mode == "text":
             return TextView()
-        return WidgetView(head=self.head_lines, tail=self.tail_lines)
+        return WidgetView(head=self.head_lines, tail=self.tail_lines, notify_after=self.notify_after)
 
 
 def _flags(parser: Any) -> tuple[frozenset[str], frozenset[str]]:
@@ -305,7 +348,7 @@ def _usage(parser: Any) -> str:
         parts.append(
             f"[{flag}]" if action.nargs == 0 else f"[{flag} {action.metavar or action.dest.upper()}]"
         )
-    return " ".join(parts) + "; %miosa runs; %miosa attach ID|last [--tail N]"
+    return " ".join(parts) + "; %miosa runs; %miosa attach ID|last [--tail N]; %miosa log [ID|last]"
 
 
 _VALUE_FLAGS, _BOOL_FLAGS = _flags(MiosaMagics.miosa.parser)

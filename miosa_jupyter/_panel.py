@@ -41,7 +41,8 @@ class MiosaTerminal(TerminalView):
 
     ``panel.run("cmd")`` does what the Run button does and returns the ``Run`` (``wait()``, ``cancel()``,
     ``result``); ``panel.attach("r1a2b3c4d")`` shows a durable run started elsewhere;
-    ``panel.results`` keeps the ``ExecResult`` of every finished run.
+    ``panel.results`` keeps the ``ExecResult`` of every finished run. ``notify_after=60``: a run of a
+    minute or more that ends while the tab is hidden shows a browser notification.
     """
 
     _esm = STATIC / "panel.js"
@@ -105,7 +106,12 @@ class MiosaTerminal(TerminalView):
                 self.message = _STILL_RUNNING
                 return None
             view = WidgetView(
-                head=self.head_lines, tail=self.tail_lines, widget=self, display=False, record_on_end=False
+                head=self.head_lines,
+                tail=self.tail_lines,
+                widget=self,
+                display=False,
+                record_on_end=False,
+                notify_after=self.notify_after,
             )
             run = Run(self._client, computer or self.computer, command, view=view, **options)
             self.current = run

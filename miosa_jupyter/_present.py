@@ -97,6 +97,14 @@ def hidden_text(n: int) -> str:
     return f"… {_plural(n, 'line')} hidden …"
 
 
+def left_out_text(n: int, key: str) -> str:
+    """The static record's marker: how many lines it leaves out, and how to see them."""
+    how = f" · `%miosa log {key}` shows them all" if key else ""
+    if key and not key.startswith("r"):  # an attached run's log lives in the kernel only
+        how += " while this kernel runs"
+    return f"… {_plural(n, 'line')} not shown{how} …"
+
+
 def cut_text(cut: int) -> str:
     """What a line too long to show says at its end: `` … 12,345 more characters``."""
     return f" … {cut:,} more characters"
@@ -177,6 +185,14 @@ def input_hint(last_line: str) -> str | None:
         f"waiting for input? ({first_line(text, 40)}) The command has no stdin here: answer ahead "
         "(`-y`, `yes |`, `DEBIAN_FRONTEND=noninteractive`), or Stop it"
     )
+
+
+def log_file_name(command: str, started: float) -> str:
+    """``<command>-<date>.log``: the command's first word (letters, digits, ``._-``), the start time."""
+    words = first_line(command).split()
+    program = words[0].rsplit("/", 1)[-1] if words else ""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", program).strip("-.") or "miosa"
+    return f"{name[:40]}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(started))}.log"
 
 
 def banner_text(status: str, words: str) -> str:

@@ -18,7 +18,7 @@ from ._present import (
     cut_text,
     first_line,
     header_html,
-    hidden_text,
+    left_out_text,
     line_text,
     seconds_text,
     stylesheet,
@@ -39,11 +39,14 @@ class Record:
     ``rendered`` is the window's HTML as the live view got it (``[[start, [html, ...]], ...]``).
     """
 
-    def __init__(self, command: str, computer: str, final: Snapshot, rendered: list[list[Any]]) -> None:
+    def __init__(
+        self, command: str, computer: str, final: Snapshot, rendered: list[list[Any]], log_key: str = ""
+    ) -> None:
         assert final.summary is not None
         self.status = final.summary.outcome
         self._command, self._computer, self._final = command, computer, final
         self._rendered = rendered
+        self._log_key = log_key  # ``%miosa log KEY`` shows the lines the record leaves out
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
         return {"text/plain": self.text(), "text/html": self.html()}
@@ -62,7 +65,7 @@ class Record:
         head, tail = self._parts()
         lines = [f'<div class="miosa-line">{h}</div>' for h in head]
         if final.hidden > 0:
-            lines.append(f'<div class="miosa-hidden">{hidden_text(final.hidden)}</div>')
+            lines.append(f'<div class="miosa-hidden">{html.escape(self._hidden())}</div>')
         lines += [f'<div class="miosa-line">{h}</div>' for h in tail]
         # The box's scrolling is inline too: where a page strips <style> (GitHub's notebook view), it
         # still opens at the end.
@@ -90,12 +93,16 @@ class Record:
                 head = htmls
         return head, tail
 
+    def _hidden(self) -> str:
+        """The marker of the lines left out, and how to get them."""
+        return left_out_text(self._final.hidden, self._log_key)
+
     def text(self) -> str:
         final = self._final
         out = [f"$ {first_line(self._command)}    [{self._computer}]"]
         for i, (start, lines) in enumerate(final.spans):
             if i == 1 and final.hidden > 0:
-                out.append(hidden_text(final.hidden))
+                out.append(self._hidden())
             for j, (text, _) in enumerate(lines):
                 cut = final.cuts.get(start + j, 0)
                 out.append(line_text(text) + (cut_text(cut) if cut else ""))

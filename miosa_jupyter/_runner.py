@@ -12,17 +12,21 @@ reloaded page starts from: a command that prints a line and then works quietly i
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from itertools import groupby, repeat
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._durable import Follow
 from ._errors import MiosaError
 from ._following import Following
+from ._log import Line, Log, Stamps
 from ._models import ExecResult
 from ._present import banner_words, input_hint, reconnecting_words, running_words
 from ._screen import Screen
+from ._scrollback import Scrollback
 from ._stream import StreamLines
 from ._transcript import Transcript
 from ._view import Delta, Snapshot, View
@@ -81,8 +85,9 @@ class Run(Following):
         self._view = view
         self._interval = interval
         self._snapshot_every = snapshot_every
-        self._screen = Screen(head, tail)
+        self._screen = Screen(head, tail, scrollback=Scrollback(memory_cap))
         self._transcript = Transcript(memory_cap)
+        self._stamps = Stamps(self.started)
         self._texts: list[tuple[str, str]] = []  # output text since the last delta
         self._terminal: dict[str, Any] | None = None  # the exit / timeout / error event
         self._summary: ExecResult | None = None  # how it ended, without the text
@@ -115,6 +120,8 @@ class Run(Following):
         self._quiet_since: float | None = None  # when the command last printed, while it is quiet
         self._pulse_seen = 0  # the change count at the last pulse
         self._hinted = False  # the banner says it may wait for input
+        self.log = Log(self._lock, self._screen, self._transcript, self._stamps)
+        """Every screen line of the run (the view's search, pages, copy and download read it)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -320,6 +327,7 @@ class Run(Following):
             if not text:
                 return
         self._transcript.add(stream, text)
+        self._stamps.mark(self._screen.count)
         self._screen.feed(text, stream)
         self._texts.append((stream, text))
         self._changes += 1
@@ -463,6 +471,41 @@ class Run(Following):
                 output=self._transcript.text(),
             )
         return self._result
+
+    # -- the whole log ---------------------------------------------------------------------------
+
+    def lines(self, start: int = 0, count: int = 500, *, stream: str | None = None) -> list[Line]:
+        """Screen lines ``start ..`` as the view shows them (``Line.text`` with its colours,
+        ``Line.plain`` without), of one stream if given; works while the run goes on."""
+        return self.log.lines(start, count, stream=stream)
+
+    def search(self, query: str, *, regex: bool = False, case: bool = False, limit: int = 1000) -> list[Line]:
+        """The screen lines that hold ``query`` (plain text, case-insensitive by default; ``regex``: a
+        Python regular expression, matched a line at a time), first ``limit`` of them.
+
+        The view's search box asks the same, over every line, the hidden ones too.
+        """
+        return self.log.pick(self.log.search(query, regex=regex, case=case, limit=limit))
+
+    def save(self, path: str | os.PathLike[str], *, plain: bool = False) -> Path:
+        """Write the whole output to ``path``: its bytes as they arrived (both streams, colour codes in),
+        or with ``plain`` the screen lines as text. Read from the spill file in 1 MB pieces, so a
+        100 MB log never sits in memory whole. Returns the path."""
+        target = Path(path)
+        with target.open("wb") as file:
+            if plain:
+                at = 0
+                while at < self.log.line_count:
+                    text, at = self.log.plain(at, 1 << 20)
+                    if not text:
+                        break
+                    file.write(text.encode("utf-8", "surrogatepass"))
+            else:
+                offset = 0
+                while piece := self.log.raw(offset, 1 << 20):
+                    file.write(piece)
+                    offset += len(piece)
+        return target
 
     @property
     def status(self) -> str:

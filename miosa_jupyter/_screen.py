@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._cells import LINE_CAP, cook, parse, sgr
 from ._emulator import PARTIAL, PENDING_MAX, Emulator
+
+if TYPE_CHECKING:
+    from ._scrollback import Scrollback
 
 __all__ = ["LINE_CAP", "Line", "Screen", "Span"]
 
@@ -83,7 +86,9 @@ class Screen:
     lines. ``cut(index)`` is how many columns of a line were written past ``LINE_CAP`` and dropped.
     """
 
-    def __init__(self, head: int = 20, tail: int = 1000, *, rows: int = 24) -> None:
+    def __init__(
+        self, head: int = 20, tail: int = 1000, *, rows: int = 24, scrollback: Scrollback | None = None
+    ) -> None:
         self.head_max = head
         self.tail_max = tail
         self.head: list[Line] = []
@@ -95,6 +100,7 @@ class Screen:
         self._spot: tuple[int, int] | None = None  # and these head lines (first, last)
         self._cuts: dict[int, int] = {}
         self._term = Emulator(self, rows)
+        self.scrollback = scrollback  # where lines that leave the window go (None: forgotten)
 
     @property
     def tail_len(self) -> int:
@@ -157,7 +163,14 @@ class Screen:
         keep = min(n - skip, self.tail_max)
         if keep <= 0:
             return
-        pieces = body.rsplit("\n", keep)[-keep:] if keep < n - skip else body.split("\n")[skip:]
+        if keep == n - skip:
+            pieces = body.split("\n")[skip:]
+        elif self.scrollback is None:
+            pieces = body.rsplit("\n", keep)[-keep:]
+        else:  # more than the tail holds: the lines before the last ``keep`` go straight to the scrollback
+            pieces = body.split("\n")[skip:]
+            self._overflow(first_index + skip, stream, pieces[:-keep])
+            pieces = pieces[-keep:]
         self._blocks.append([stream, pieces, len(pieces)])
         self._trim(len(pieces))
 
@@ -204,7 +217,20 @@ class Screen:
     def _trim(self, added: int) -> None:
         self._held += added
         while self._held - len(self._blocks[0][1]) >= self.tail_max:
-            self._held -= len(self._blocks.popleft()[1])
+            stream, lines, _ = self._blocks.popleft()
+            if self.scrollback is not None:
+                self.scrollback.add(self.count - self._held, stream, lines)
+            self._held -= len(lines)
+
+    def _overflow(self, first: int, stream: str, lines: list[str]) -> None:
+        """Lines of one text that the tail can't hold (the text has more): every block held goes
+        first, in order, then these (the scrollback takes lines in order)."""
+        assert self.scrollback is not None
+        while self._blocks:
+            held_stream, held, _ = self._blocks.popleft()
+            self.scrollback.add(first - self._held, held_stream, held)
+            self._held -= len(held)
+        self.scrollback.add(first, stream, lines)
 
     def _continue(self, more: str) -> None:
         if self._held:
@@ -267,6 +293,8 @@ class Screen:
         skip = max(0, self.head_max - first_index)
         keep = min(n - skip, self.tail_max)
         if keep > 0:
+            if keep < n - skip and self.scrollback is not None:
+                self._overflow(first_index + skip, stream, texts[skip : n - keep])
             self._blocks.append([stream, texts[n - keep :], 0])
             self._trim(keep)
         for index, cut in cuts.items():

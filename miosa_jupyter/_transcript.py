@@ -1,31 +1,39 @@
 """The whole output of a run, kept in the kernel: in memory up to a cap, then spilled to a temp file.
 
-The view shows a bounded window; this is the lossless copy behind ``--out`` and ``ExecResult``.
-Text is stored in chunks (one per stream run of a network read), never per line.
+The view shows a bounded window; this is the lossless copy behind ``--out``, ``ExecResult`` and the
+view's download. Text is stored in chunks (one per stream run of a network read), never per line.
+The spill file holds the output's bytes exactly as they arrived, both streams in arrival order, so
+``read(offset, size)`` is one positional read; which stream each run of bytes came from is kept apart.
 """
 
 from __future__ import annotations
 
-import struct
+import os
 import tempfile
+from array import array
 from collections.abc import Iterator
 from typing import IO
 
 __all__ = ["Transcript"]
 
-_HEADER = struct.Struct("<cQ")  # stream tag, byte length
-_TAGS = {"stdout": b"o", "stderr": b"e"}
-_NAMES = {b"o": "stdout", b"e": "stderr"}
+_CODEC = ("utf-8", "surrogatepass")
 
 
 class Transcript:
-    """Append-only ``(stream, text)`` chunks; ``text()`` joins them back."""
+    """Append-only ``(stream, text)`` chunks; ``text()`` joins them back, ``read()`` gives bytes.
+
+    ``add`` is called by the reader thread (under the run's lock); ``read`` and ``size`` may be
+    called from another thread while it adds.
+    """
 
     def __init__(self, memory_cap: int = 16 << 20) -> None:
         self.memory_cap = memory_cap
         self._chunks: list[tuple[str, str]] = []
         self._in_memory = 0
         self._spill: IO[bytes] | None = None
+        self._spilled = 0  # bytes in the spill file
+        self._run_sizes = array("q")  # the spill file's runs of one stream: their sizes in bytes
+        self._run_streams: list[str] = []
 
     def add(self, stream: str, text: str) -> None:
         self._chunks.append((stream, text))
@@ -36,25 +44,78 @@ class Transcript:
     def _flush_to_disk(self) -> None:
         if self._spill is None:
             # Unlinked at once; its space goes back when the Run (and so this) is collected.
-            self._spill = tempfile.TemporaryFile(prefix="miosa-transcript-")  # noqa: SIM115 (lives as long as the run)
-        write = self._spill.write
+            self._spill = tempfile.TemporaryFile(prefix="miosa-transcript-", buffering=0)  # noqa: SIM115 (lives as long as the run)
+        parts: list[bytes] = []
         for stream, text in self._chunks:
-            data = text.encode("utf-8", "surrogatepass")
-            write(_HEADER.pack(_TAGS.get(stream, b"o"), len(data)))
-            write(data)
+            data = text.encode(*_CODEC)
+            if self._run_streams and self._run_streams[-1] == stream:
+                self._run_sizes[-1] += len(data)
+            else:
+                self._run_streams.append(stream)
+                self._run_sizes.append(len(data))
+            parts.append(data)
+        data = b"".join(parts)
+        view = memoryview(data)
+        while view:
+            view = view[self._spill.write(view) or 0 :]
+        self._spilled += len(data)
         self._chunks = []
         self._in_memory = 0
 
-    def chunks(self) -> Iterator[tuple[str, str]]:
+    def chunks(self, stream: str | None = None) -> Iterator[tuple[str, str]]:
+        """``(stream, text)`` in arrival order (of one stream, if given); a spilled run of one stream
+        is read and decoded in one piece."""
         if self._spill is not None:
-            self._spill.seek(0)
-            read = self._spill.read
-            while header := read(_HEADER.size):
-                tag, size = _HEADER.unpack(header)
-                yield _NAMES[tag], read(size).decode("utf-8", "surrogatepass")
-            self._spill.seek(0, 2)
-        yield from self._chunks
+            offset = 0
+            for s, size in zip(self._run_streams, self._run_sizes, strict=True):
+                if stream is None or s == stream:
+                    yield s, self._pread(offset, size).decode(*_CODEC)
+                offset += size
+        for s, t in list(self._chunks):
+            if stream is None or s == stream:
+                yield s, t
 
     def text(self, stream: str | None = None) -> str:
         """All output (``stream=None``, in arrival order) or one stream's."""
-        return "".join(t for s, t in self.chunks() if stream is None or s == stream)
+        return "".join(t for _, t in self.chunks(stream))
+
+    @property
+    def size(self) -> int:
+        """The output's size in bytes (UTF-8) so far."""
+        return self._spilled + sum(len(t.encode(*_CODEC)) for _, t in list(self._chunks))
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes of the output (UTF-8, both streams in arrival order) from ``offset``."""
+        out = b""
+        if offset < self._spilled:
+            out = self._pread(offset, min(size, self._spilled - offset))
+            offset += len(out)
+            size -= len(out)
+        if size > 0:
+            skip = offset - self._spilled
+            parts: list[bytes] = []
+            for _, text in list(self._chunks):
+                data = text.encode(*_CODEC)
+                if skip >= len(data):
+                    skip -= len(data)
+                    continue
+                parts.append(data[skip : skip + size])
+                size -= len(parts[-1])
+                skip = 0
+                if size <= 0:
+                    break
+            out += b"".join(parts)
+        return out
+
+    def _pread(self, offset: int, size: int) -> bytes:
+        assert self._spill is not None
+        parts: list[bytes] = []
+        fd = self._spill.fileno()
+        while size > 0:
+            piece = os.pread(fd, size, offset)
+            if not piece:
+                break
+            parts.append(piece)
+            offset += len(piece)
+            size -= len(piece)
+        return b"".join(parts)

@@ -10,16 +10,20 @@ renders late, a second view, a second tab or a reloaded page shows the same line
 from __future__ import annotations
 
 import collections
+import re
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
+from anywidget.experimental import command
 
 from ._budget import Budget, kernel_budget
-from ._present import STATIC, banner_html, cut_html, header_html, line_html, running_words
+from ._log import SEARCH_LIMIT
+from ._present import STATIC, banner_html, cut_html, header_html, line_html, log_file_name, running_words
 from ._record import Record
 
 if TYPE_CHECKING:
+    from ._log import Log
     from ._runner import Run
     from ._screen import Line, Span
     from ._view import Delta, Snapshot
@@ -27,10 +31,19 @@ if TYPE_CHECKING:
 __all__ = ["TerminalView", "WidgetView"]
 
 
-# Finished views stay open in the kernel for a while: a page reloaded during the run (which can't
-# reach the kernel until the cell ends) then finds the model and shows how the run ended.
-_FINISHED: collections.deque[Any] = collections.deque()
+# Finished views stay open in the kernel for a while, by their run's key (``log_key``): a page
+# reloaded during the run (which can't reach the kernel until the cell ends) then finds the model and
+# shows how the run ended, and ``%miosa log KEY`` shows the whole log again, tools and all.
+_FINISHED: collections.OrderedDict[str, Any] = collections.OrderedDict()
 KEEP_FINISHED = 32
+_ATTACHED = iter(range(1, 1 << 62))  # keys of attached runs (durable ones have their run id)
+
+
+def kept(key: str) -> Any:
+    """The finished view of run ``key`` (``last``: the newest) if this kernel still has it, else None."""
+    if key == "last":
+        return next(reversed(_FINISHED.values()), None)
+    return _FINISHED.get(key)
 
 
 class TerminalView(anywidget.AnyWidget):
@@ -58,6 +71,56 @@ class TerminalView(anywidget.AnyWidget):
     window = traitlets.Dict(
         {"seq": -1, "spans": []}, help="snapshot of the window: {seq, line_count, spans: [[start, [html]]]}"
     ).tag(sync=True)
+    log_name = traitlets.Unicode("miosa.log", help="the file name a download of the log gets").tag(sync=True)
+    notify_after = traitlets.Float(
+        0.0, help="seconds: a run at least this long that ends while the tab is hidden notifies; 0: never"
+    ).tag(sync=True)
+
+    _log: Log | None = None  # the run it shows (set by WidgetView.begin), read by the commands
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _commands_where_sent(self.comm)
+
+    # -- the whole log, on demand: anywidget commands the page invokes (``js/tools.js``) -------------
+    # JupyterLab >= 4.4 sends them on a kernel subshell, so they answer while a cell runs.
+
+    def _log_for(self, msg: Any) -> Log:
+        if self._log is None or not isinstance(msg, dict) or msg.get("run_id") != self.run_id:
+            raise LookupError("This view shows another run now.")
+        return self._log
+
+    @command
+    def log_lines(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
+        """``{start, count, stream?}``: up to 500 lines (as HTML) from ``start``."""
+        return _answer(lambda: _lines(self._log_for(msg), msg))
+
+    @command
+    def log_search(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
+        """``{query, regex, case, start}``: the indexes of the lines that match, first 10,000."""
+        return _answer(lambda: _search(self._log_for(msg), msg))
+
+    @command
+    def log_text(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
+        """``{start}``: about 1 MB of plain text from line ``start``, and where to go on from."""
+        return _answer(lambda: _text(self._log_for(msg), msg))
+
+    @command
+    def log_raw(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
+        """``{offset}``: the next 1 MB of the raw output, as a binary buffer (never a string)."""
+        try:
+            log = self._log_for(msg)
+        except LookupError as exc:
+            return {"error": str(exc)}, []
+        piece = log.raw(int(msg.get("offset", 0)), RAW_PIECE)
+        return {"size": len(piece), "total": log.raw_size()}, [piece]
+
+    @command
+    def log_times(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
+        """``{indexes}``: when each line arrived, in ms from the run's start (null: not known)."""
+        stamps = self._log_for(msg).stamps
+        indexes = [int(i) for i in msg.get("indexes", [])[:5000]]
+        return {"times": [stamps.of(i) for i in indexes]}, []
 
     def send_lines(self, seq: int, spans: list[list[Any]], line_count: int) -> None:
         """A delta: lines (as spans) that changed since the previous message."""
@@ -88,7 +151,9 @@ class WidgetView:
         display: bool = True,
         widget: Any = None,
         traffic: Budget | None = None,
+        notify_after: float = 0.0,
     ) -> None:
+        self.notify_after = notify_after  # (see TerminalView.notify_after)
         self.head, self.tail, self.budget = head, tail, budget
         self.traffic = traffic or kernel_budget()  # shared by every view of the kernel
         # A delta carries at most this many lines (more than anyone reads in 1/20 s); the
@@ -100,9 +165,11 @@ class WidgetView:
         self.handle: Any = None
         self.seq = 0
         self._command = self._computer = ""
+        self.log_key = ""  # what ``%miosa log`` calls the run: its durable id, else ``aN`` (attached)
 
     def begin(self, run: Run) -> None:
         self._command, self._computer = run.command, run.computer_id
+        self.log_key = run.run_id or f"a{next(_ATTACHED)}"
         state = {
             "status": "running",
             "header": header_html(run.command, run.computer_id),
@@ -114,6 +181,8 @@ class WidgetView:
             "head_lines": self.head,
             "tail_lines": self.tail,
             "window": {"seq": -1, "spans": []},
+            "log_name": log_file_name(run.command, run.started),
+            "notify_after": self.notify_after,
         }
         # A new view sends its front end (~12 KB) and a display message: count them, and when many
         # runs start at once, let them start a little apart.
@@ -125,6 +194,7 @@ class WidgetView:
                 self.widget.run_id += 1
                 for name, value in state.items():
                     setattr(self.widget, name, value)
+        self.widget._log = run.log
         if self.display:
             from IPython.display import display
 
@@ -188,8 +258,69 @@ class WidgetView:
             self.widget.status = status
             self.widget.banner = banner_html(status, final.words)
         if self.record_on_end and self.handle is not None:
-            self.handle.update(Record(self._command, self._computer, final, rendered))
-            _keep(self.widget)
+            self.handle.update(Record(self._command, self._computer, final, rendered, self.log_key))
+            _keep(self.log_key, self.widget)
+
+
+def _commands_where_sent(comm: Any) -> None:
+    """Answer the page's commands on the kernel subshell it sent them to.
+
+    JupyterLab >= 4.4 sends comm messages to a subshell, which ipykernel 7 runs while a cell holds the
+    main shell. But ipykernel routes a comm's incoming messages to the shell that last *published* on
+    it (``BaseComm._reply_subshell_for``): the cell that drives this view publishes from the main shell,
+    so without this a search would wait for the cell to end.
+    """
+    route = getattr(comm, "_reply_subshell_for", None)
+    if route is None:  # another kernel, or ipykernel < 7: commands wait for the main shell
+        return
+
+    def where_sent(data: Any, default: Any) -> Any:
+        content = data.get("content") if isinstance(data, dict) else None
+        if isinstance(content, dict) and content.get("kind") == "anywidget-command":
+            return default  # the subshell named in the message's header (None: the main shell)
+        return route(data, default)
+
+    comm._reply_subshell_for = where_sent
+
+
+RAW_PIECE = 1 << 20  # a download travels in pieces of this many bytes, one message each
+PAGE_MAX = 500  # lines a page of the log holds at most
+TEXT_PIECE = 1 << 20  # characters of plain text a "copy all" message carries, about
+
+
+def _answer(make: Any) -> tuple[Any, list[bytes]]:
+    """A command's answer; a run that is gone or a bad pattern is an ``error`` the page shows."""
+    try:
+        return make(), []
+    except LookupError as exc:
+        return {"error": str(exc)}, []
+    except re.error as exc:
+        return {"error": f"not a regular expression: {exc}"}, []
+
+
+def _lines(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
+    count = max(0, min(int(msg.get("count", PAGE_MAX)), PAGE_MAX))
+    stream = msg.get("stream") if msg.get("stream") in ("stdout", "stderr") else None
+    lines = log.lines(int(msg.get("start", 0)), count, stream=stream)
+    return {
+        "lines": [[line.index, _html((line.text, line.stream), line.cut)] for line in lines],
+        "line_count": log.line_count,
+    }
+
+
+def _search(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
+    query = str(msg.get("query", ""))
+    if not query:
+        return {"lines": [], "more": False}
+    found = log.search(
+        query, regex=bool(msg.get("regex")), case=bool(msg.get("case")), start=int(msg.get("start", 0))
+    )
+    return {"lines": found, "more": len(found) >= SEARCH_LIMIT}
+
+
+def _text(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
+    text, after = log.plain(int(msg.get("start", 0)), TEXT_PIECE)
+    return {"text": text, "next": after, "line_count": log.line_count}
 
 
 def _size(spans: list[list[Any]]) -> int:
@@ -198,10 +329,11 @@ def _size(spans: list[list[Any]]) -> int:
     return sum(sum(map(len, lines)) + 12 * len(lines) for _, lines in spans) + 800
 
 
-def _keep(widget: Any) -> None:
-    _FINISHED.append(widget)
+def _keep(key: str, widget: Any) -> None:
+    _FINISHED[key] = widget
+    _FINISHED.move_to_end(key)
     while len(_FINISHED) > KEEP_FINISHED:
-        _FINISHED.popleft().close()
+        _FINISHED.popitem(last=False)[1].close()
 
 
 def _html(line: Line, cut: int) -> str:

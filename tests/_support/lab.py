@@ -320,12 +320,18 @@ class Notebook:
 
 @contextlib.contextmanager
 def opened(
-    lab: Lab, browser: Browser, name: str, cells: list[tuple[str, str]], *, height: int = 1200
+    lab: Lab,
+    browser: Browser,
+    name: str,
+    cells: list[tuple[str, str]],
+    *,
+    height: int = 1200,
+    **options: Any,
 ) -> Iterator[Notebook]:
     """A notebook of ``cells`` written as ``name`` and open in JupyterLab, in a browser context of its
-    own (closed afterwards)."""
+    own (closed afterwards); ``options`` go to the context (``permissions``, ``accept_downloads``)."""
     lab.write_notebook(name, cells)
-    context = browser.new_context(viewport={"width": 1200, "height": height})
+    context = browser.new_context(viewport={"width": 1200, "height": height}, **options)
     page = context.new_page()
     page.set_default_timeout(UI_MS)
     notebook = Notebook(page, lab, name)

@@ -278,7 +278,7 @@ def test_a_view_rendered_after_the_run_shows_its_transcript(nb: Notebook) -> Non
     lines = late.lines
     expect(lines.first).to_have_text("1")
     expect(lines.last).to_have_text("tail-end")
-    expect(late.term.locator(".miosa-hidden")).to_have_text("… 1,981 lines hidden …")
+    expect(late.term.locator(".miosa-hidden span").first).to_have_text("… 1,981 lines hidden …")
     expect(late.term.locator(".miosa-count")).to_have_text("3,001 lines")
 
 

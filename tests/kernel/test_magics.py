@@ -55,7 +55,7 @@ def test_updates_are_coalesced_whatever_the_command_prints(kernel):
     record = ex.final_record()
     assert "200,000 lines" in record["text/html"]
     assert "200000" in record["text/plain"].splitlines()[-2]
-    assert "lines hidden" in record["text/plain"]
+    assert "198,980 lines not shown · `%miosa log " in record["text/plain"]
 
 
 def test_last_line_of_a_burst_is_not_held_back(kernel):

@@ -1,0 +1,245 @@
+"""The whole log of a run as the view's tools and the Python API read it: pages of screen lines,
+search, plain text, the raw bytes, and when each line arrived.
+
+A run's screen lines live in three places, in order: the head (``Screen.head``), the scrollback
+(``_scrollback.py``: lines that left the window) and the tail (``Screen``'s blocks). ``Log`` takes
+a consistent cut of the three under the run's lock (a few list copies, never the lines' text),
+then reads outside it: a search over 100 MB does not hold up the reader.
+
+These calls come from the front end on a kernel subshell (JupyterLab >= 4.4 sends comm messages
+there), so they run while the cell that drives the run still blocks the main shell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+from ._cells import LINE_CAP, cook, parse
+from ._scrollback import Block, Finder, Scrollback, find_lines, plain_of
+
+if TYPE_CHECKING:
+    import threading
+
+    from ._screen import Screen
+    from ._transcript import Transcript
+
+__all__ = ["Line", "Log", "Stamps", "finder"]
+
+SEARCH_LIMIT = 10_000  # matching lines one search returns; the count says "10,000+" past it
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Line:
+    """Screen line ``index`` (from 0) as it shows (``text`` with its colours), its stream, and the
+    columns past ``LINE_CAP`` it lost."""
+
+    index: int
+    text: str
+    stream: str
+    cut: int = 0
+
+    @property
+    def plain(self) -> str:
+        return plain_of(self.text)
+
+
+class Stamps:
+    """When lines arrived: one entry per chunk of output that made new lines (never one per line)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started  # time.time() at the run's start
+        self._firsts = array("q")
+        self._ms = array("d")
+
+    def mark(self, first: int) -> None:
+        """Lines from ``first`` on arrive now (until the next mark)."""
+        if self._firsts and self._firsts[-1] >= first:
+            return
+        self._firsts.append(first)
+        self._ms.append((time.time() - self.started) * 1000)
+
+    def of(self, index: int) -> float | None:
+        """Milliseconds from the run's start to line ``index``'s arrival (None: not ours, a note)."""
+        k = bisect_right(self._firsts, index) - 1
+        return self._ms[k] if k >= 0 else None
+
+
+def finder(query: str, *, regex: bool = False, case: bool = False) -> Finder:
+    """A search for ``query``: plain text by default, a regular expression (``re`` syntax, one line
+    at a time) with ``regex``; case-insensitive unless ``case``. Raises ``re.error`` for a bad one."""
+    if not regex and case:
+        return lambda text: lambda pos: text.find(query, pos)
+    if not regex and query.isascii():
+        low = query.lower()
+
+        def ascii_fold(text: str) -> Callable[[int], int]:
+            if text.isascii():  # (lower() keeps offsets only for ASCII)
+                folded = text.lower()
+                return lambda pos: folded.find(low, pos)
+            return _by_regex(re.compile(re.escape(query), re.IGNORECASE))(text)
+
+        return ascii_fold
+    flags = re.MULTILINE | (0 if case else re.IGNORECASE)
+    return _by_regex(re.compile(query if regex else re.escape(query), flags))
+
+
+def _by_regex(pattern: re.Pattern[str]) -> Finder:
+    def find(text: str) -> Callable[[int], int]:
+        def at(pos: int) -> int:
+            m = pattern.search(text, pos)
+            return m.start() if m is not None else -1
+
+        return at
+
+    return find
+
+
+class _Cut(NamedTuple):
+    head: list[tuple[str, str]]
+    back: Scrollback.Cut
+    tail_first: int
+    tail: list[Block]
+    line_count: int
+
+
+class Log:
+    """The lines of one run, readable from any thread while it runs and after it ends."""
+
+    def __init__(self, lock: threading.Lock, screen: Screen, transcript: Transcript, stamps: Stamps) -> None:
+        self._lock, self._screen, self._transcript, self.stamps = lock, screen, transcript, stamps
+        assert screen.scrollback is not None
+        self._scrollback = screen.scrollback
+
+    def _cut(self) -> _Cut:
+        screen = self._screen
+        with self._lock:
+            head = list(screen.head)
+            back = self._scrollback.cut()
+            tail = [Block(0, stream, list(lines)) for stream, lines, _ in screen._blocks]
+            count = screen.count
+            held = sum(len(b.lines) for b in tail)
+        first = count - held
+        blocks, at = [], first
+        for b in tail:
+            blocks.append(b._replace(first=at))
+            at += len(b.lines)
+        return _Cut(head, back, max(first, back.end), blocks, count)
+
+    @property
+    def line_count(self) -> int:
+        return self._screen.count
+
+    def _blocks(self, cut: _Cut, start: int, *, plain: bool) -> Iterator[Block]:
+        """Every line from ``start`` on, in blocks of one stream, in order."""
+        head = cut.head
+        if start < len(head):
+            for i in range(start, len(head)):
+                yield Block(i, head[i][1], [head[i][0]])
+        if start < cut.back.end:
+            yield from cut.back.blocks(start, plain=plain)
+        for b in cut.tail:
+            first = max(b.first, cut.tail_first)  # (the scrollback may hold a block's front too)
+            if b.first + len(b.lines) > max(start, first):
+                yield Block(first, b.stream, b.lines[first - b.first :])
+
+    def lines(self, start: int, count: int, *, stream: str | None = None) -> list[Line]:
+        """Up to ``count`` lines from ``start`` on (of one stream, if given), as they show."""
+        out: list[Line] = []
+        for block in self._blocks(self._cut(), max(0, start), plain=False):
+            if stream is not None and block.stream != stream:
+                continue
+            for i, text in enumerate(block.lines):
+                index = block.first + i
+                if index < start:
+                    continue
+                out.append(_shown(index, text, block.stream))
+                if len(out) >= count:
+                    return out
+        return out
+
+    def pick(self, indexes: list[int]) -> list[Line]:
+        """The lines at ``indexes`` (ascending), read in one pass."""
+        out: list[Line] = []
+        if not indexes:
+            return out
+        k = 0
+        for block in self._blocks(self._cut(), indexes[0], plain=False):
+            end = block.first + len(block.lines)
+            while k < len(indexes) and indexes[k] < end:
+                i = indexes[k]
+                if i >= block.first:
+                    out.append(_shown(i, block.lines[i - block.first], block.stream))
+                k += 1
+            if k >= len(indexes):
+                break
+        return out
+
+    def search(
+        self,
+        query: str,
+        *,
+        regex: bool = False,
+        case: bool = False,
+        start: int = 0,
+        limit: int = SEARCH_LIMIT,
+    ) -> list[int]:
+        """Indexes of the lines from ``start`` on whose plain text holds ``query`` (at most ``limit``).
+
+        Raises ``re.error`` for a bad regular expression.
+        """
+        find = finder(query, regex=regex, case=case)
+        cut = self._cut()
+        found: list[int] = []
+        if start < len(cut.head):
+            text = "".join(plain_of(t) + "\n" for t, _ in cut.head)
+            find_lines(text, 0, find, start, limit, found)
+        if len(found) < limit and start < cut.back.end:
+            found += cut.back.find(find, start, limit - len(found))
+        for b in cut.tail:
+            if len(found) >= limit:
+                break
+            first = max(b.first, cut.tail_first)
+            lines = b.lines[first - b.first :]
+            if lines and first + len(lines) > start:
+                find_lines("".join(plain_of(t) + "\n" for t in lines), first, find, start, limit, found)
+        return found[:limit]
+
+    def plain(self, start: int, max_chars: int) -> tuple[str, int]:
+        """Plain text (no colours, one "\\n" per line) of the lines from ``start``, about
+        ``max_chars`` of it in whole lines; and the line to go on from (``line_count``: the end)."""
+        parts: list[str] = []
+        size, at = 0, start
+        for block in self._blocks(self._cut(), start, plain=True):
+            lines = block.lines[max(0, at - block.first) :]
+            if not lines:
+                continue
+            text = "\n".join(lines) + "\n"
+            parts.append(plain_of(text))
+            size += len(parts[-1])
+            at += len(lines)
+            if size >= max_chars:
+                break
+        return "".join(parts), at
+
+    def raw(self, offset: int, size: int) -> bytes:
+        """The output's bytes as they arrived (escape codes in, both streams in order)."""
+        with self._lock:
+            return self._transcript.read(offset, size)
+
+    def raw_size(self) -> int:
+        with self._lock:
+            return self._transcript.size
+
+
+def _shown(index: int, text: str, stream: str) -> Line:
+    """A stored line (as it came, or cooked) as it shows: cooked, at most LINE_CAP columns."""
+    if len(text) <= LINE_CAP and text.isprintable():
+        return Line(index, text, stream)
+    row = parse(text, 0)
+    return Line(index, cook(row), stream, row.cut)

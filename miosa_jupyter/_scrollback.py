@@ -1,0 +1,236 @@
+"""The scrollback of a run: the screen lines that left the window, kept for the view's tools.
+
+A line leaves the window (``Screen``) when the tail moves past it; no cursor reaches it after that,
+so it never changes again. ``Screen`` hands such lines here a block at a time (the lines of one
+chunk of output, one stream), never one by one: the per-line path stays as it was.
+
+Blocks are held in memory up to ``memory_cap`` characters, then written to two unlinked temporary
+files: the *plain* text of every block (escape sequences and controls dropped: what search and
+"copy all" read), and the stored text of the blocks whose plain text differs (colours: what a page
+renders). Reading a page, or searching, is a positional read (``os.pread``) that never moves a file
+pointer, so it runs on another thread while the reader appends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from typing import IO, NamedTuple
+
+__all__ = ["Block", "Finder", "Scrollback", "find_lines", "plain_of"]
+
+# Escape sequences and controls but tab and newline: what a line's plain text drops (as ``line_text``).
+_NOT_PLAIN = re.compile(
+    r"\x1b\[[0-9;:]*m"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]"
+)
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_CODEC = ("utf-8", "surrogatepass")
+
+# Given a text, a function that gives the offset of the first match at or after a position (-1: none).
+Finder = Callable[[str], Callable[[int], int]]
+
+
+class Block(NamedTuple):
+    """Lines ``first`` .. ``first + len(lines) - 1``, all of one stream."""
+
+    first: int
+    stream: str
+    lines: list[str]
+
+
+class _Memory(NamedTuple):
+    first: int
+    stream: str
+    plain: str  # the lines joined with "\n", plain
+    stored: str | None  # the same as stored (with colours), when it differs from plain
+
+
+def plain_of(text: str) -> str:
+    """``text`` (lines joined with "\\n") as a terminal shows it, without colours: escape sequences
+    and controls dropped, tabs expanded to the next multiple of 8 columns."""
+    return _NOT_PLAIN.sub("", text).expandtabs() if _CONTROL.search(text) else text
+
+
+class Scrollback:
+    """Append-only screen lines by index, in memory up to ``memory_cap`` characters, then on disk."""
+
+    def __init__(self, memory_cap: int = 16 << 20) -> None:
+        self.memory_cap = memory_cap
+        self.end = 0  # one past the last line held (lines before the first block are not ours)
+        self.start: int | None = None  # the first line held
+        self._memory: list[_Memory] = []
+        self._in_memory = 0
+        self._plain: IO[bytes] | None = None
+        self._stored: IO[bytes] | None = None
+        self._plain_size = 0
+        self._stored_size = 0
+        # One entry per spilled block: its first line, where its plain (and stored) text begins.
+        self._firsts = array("q")
+        self._plain_at = array("q")
+        self._stored_at = array("q")  # -1: the stored text is the plain text
+        self._streams: list[str] = []
+
+    # -- writing (the reader thread, under the run's lock) ---------------------------------------
+
+    def add(self, first: int, stream: str, lines: list[str]) -> None:
+        """Lines ``first ..`` that left the window; ``first`` is where the previous block ended."""
+        if not lines:
+            return
+        if self.start is None:
+            self.start = first
+        text = "\n".join(lines)
+        plain = plain_of(text)
+        self._memory.append(_Memory(first, stream, plain, None if plain is text else text))
+        self.end = first + len(lines)
+        self._in_memory += len(text) + (0 if plain is text else len(plain))
+        if self._in_memory > self.memory_cap:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._plain is None:
+            # Unlinked at once; the space goes back when the run (and so this) is collected.
+            self._plain = tempfile.TemporaryFile(prefix="miosa-scrollback-", buffering=0)  # noqa: SIM115
+            self._stored = tempfile.TemporaryFile(prefix="miosa-scrollback-", buffering=0)  # noqa: SIM115
+        assert self._stored is not None
+        plain_parts: list[bytes] = []
+        stored_parts: list[bytes] = []
+        for block in self._memory:
+            data = (block.plain + "\n").encode(*_CODEC)
+            self._firsts.append(block.first)
+            self._plain_at.append(self._plain_size)
+            self._streams.append(block.stream)
+            self._plain_size += len(data)
+            plain_parts.append(data)
+            if block.stored is None:
+                self._stored_at.append(-1)
+            else:
+                stored = (block.stored + "\n").encode(*_CODEC)
+                self._stored_at.append(self._stored_size)
+                self._stored_size += len(stored)
+                stored_parts.append(stored)
+        _write_all(self._plain, b"".join(plain_parts))
+        if stored_parts:
+            _write_all(self._stored, b"".join(stored_parts))
+        self._memory = []
+        self._in_memory = 0
+
+    # -- reading (any thread) ------------------------------------------------------------------
+
+    def cut(self) -> Scrollback.Cut:
+        """What is held now, readable while more is added (call under the run's lock)."""
+        return Scrollback.Cut(self, len(self._firsts), self._plain_size, list(self._memory), self.end)
+
+    class Cut:
+        """The scrollback as it was at one moment: its blocks, read from disk or memory."""
+
+        def __init__(
+            self, back: Scrollback, spilled: int, plain_size: int, memory: list[_Memory], end: int
+        ) -> None:
+            self._back, self._spilled, self._plain_size = back, spilled, plain_size
+            self._memory, self.end = memory, end
+            self.start = back.start if back.start is not None else end
+
+        def blocks(self, start: int = 0, *, plain: bool = False) -> Iterator[Block]:
+            """The blocks that hold lines ``start`` and after, in order (whole blocks)."""
+            back = self._back
+            i = max(0, bisect_right(back._firsts, start, 0, self._spilled) - 1)
+            for j in range(i, self._spilled):
+                yield Block(back._firsts[j], back._streams[j], self._read(j, plain).split("\n"))
+            for block in self._memory:
+                if block.first + block.plain.count("\n") + 1 <= start:
+                    continue
+                text = block.plain if plain or block.stored is None else block.stored
+                yield Block(block.first, block.stream, text.split("\n"))
+
+        def _read(self, j: int, plain: bool) -> str:
+            back = self._back
+            begin = back._plain_at[j]
+            end = back._plain_at[j + 1] if j + 1 < self._spilled else self._plain_size
+            if not plain and back._stored_at[j] >= 0:
+                assert back._stored is not None
+                at = back._stored_at[j]
+                # the stored text ends where the next block's stored text begins (or at the end)
+                nxt = next((s for s in back._stored_at[j + 1 : self._spilled] if s >= 0), None)
+                stop = nxt if nxt is not None else back._stored_size
+                return _pread(back._stored, at, stop - at)[:-1].decode(*_CODEC)
+            assert back._plain is not None
+            return _pread(back._plain, begin, end - begin)[:-1].decode(*_CODEC)
+
+        def find(self, finder: Finder, start: int, limit: int) -> list[int]:
+            """Lines at ``start`` and after whose plain text ``finder`` finds (at most ``limit``).
+
+            The spilled text is read in windows of whole blocks, about 8 MB each.
+            """
+            found: list[int] = []
+            back = self._back
+            i = max(0, bisect_right(back._firsts, start, 0, self._spilled) - 1)
+            while i < self._spilled and len(found) < limit:
+                j, size = i, 0
+                while j < self._spilled and size < _WINDOW:  # whole blocks, up to ~8 MB
+                    end = back._plain_at[j + 1] if j + 1 < self._spilled else self._plain_size
+                    size = end - back._plain_at[i]
+                    j += 1
+                assert back._plain is not None
+                text = _pread(back._plain, back._plain_at[i], size).decode(*_CODEC)
+                find_lines(text, back._firsts[i], finder, start, limit, found)
+                i = j
+            for block in self._memory:
+                if len(found) >= limit:
+                    break
+                find_lines(block.plain + "\n", block.first, finder, start, limit, found)
+            return found
+
+
+_WINDOW = 8 << 20
+
+
+def find_lines(text: str, first: int, finder: Finder, start: int, limit: int, out: list[int]) -> None:
+    """Append to ``out`` the lines of ``text`` (line ``first`` first, each ending in "\\n") that hold a
+    match, from line ``start``: one entry per line, and one search per line that matches."""
+    line, pos = first, 0
+    if start > first:  # skip to line ``start``
+        for _ in range(start - first):
+            pos = text.find("\n", pos) + 1
+            if pos == 0:
+                return
+        line = start
+    search = finder(text)
+    counted = pos  # ``line`` is the line that starts at ``counted``
+    while 0 <= (at := search(counted)) < len(text):  # (an empty match at the very end is no line)
+        line += text.count("\n", counted, at)
+        out.append(line)
+        if len(out) >= limit:
+            return
+        nl = text.find("\n", at)
+        if nl < 0:
+            return
+        counted = nl + 1
+        line += 1
+
+
+def _write_all(file: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[file.write(view) or 0 :]
+
+
+def _pread(file: IO[bytes], offset: int, size: int) -> bytes:
+    parts: list[bytes] = []
+    fd = file.fileno()
+    while size > 0:
+        piece = os.pread(fd, size, offset)
+        if not piece:
+            break
+        parts.append(piece)
+        offset += len(piece)
+        size -= len(piece)
+    return b"".join(parts)

@@ -66,7 +66,7 @@ export function createTools(view) {
 
   async function ask(name, msg, note = say) {
     if (!invoke) throw new Error("this page can't reach the kernel (no anywidget commands here)");
-    const waiting = setTimeout(() => note("waiting for the kernel… (a cell is running on the main shell)"), WAIT_NOTE_MS);
+    const waiting = setTimeout(() => note("waiting for the kernel… (busy with a cell?)"), WAIT_NOTE_MS);
     try {
       const [answer, buffers] = await invoke(name, { run_id: runId(), ...msg }, { signal: AbortSignal.timeout(ANSWER_MS) });
       if (answer && answer.error) throw new Error(answer.error);

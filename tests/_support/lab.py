@@ -62,8 +62,8 @@ class Lab:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         return ""
 
-    def api(self, method: str, path: str) -> Any:
-        r = httpx.request(method, f"{self.url}{path}", timeout=10)
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        r = httpx.request(method, f"{self.url}{path}", json=body, timeout=10)
         r.raise_for_status()
         return r.json() if r.content else None
 
@@ -326,15 +326,17 @@ def opened(
     cells: list[tuple[str, str]],
     *,
     height: int = 1200,
+    front: str = "lab",
     **options: Any,
 ) -> Iterator[Notebook]:
-    """A notebook of ``cells`` written as ``name`` and open in JupyterLab, in a browser context of its
-    own (closed afterwards); ``options`` go to the context (``permissions``, ``accept_downloads``)."""
+    """A notebook of ``cells`` written as ``name`` and open in JupyterLab (or Notebook 7: ``front``), in
+    a browser context of its own (closed afterwards); ``options`` go to the context (``permissions``,
+    ``accept_downloads``)."""
     lab.write_notebook(name, cells)
     context = browser.new_context(viewport={"width": 1200, "height": height}, **options)
     page = context.new_page()
     page.set_default_timeout(UI_MS)
-    notebook = Notebook(page, lab, name)
+    notebook = Notebook(page, lab, name, front)
     try:
         notebook.open(FIRST_LOAD_MS)
         yield notebook

@@ -282,6 +282,20 @@ def test_a_view_rendered_after_the_run_shows_its_transcript(nb: Notebook) -> Non
     expect(late.term.locator(".miosa-count")).to_have_text("3,001 lines")
 
 
+def test_the_panel_has_the_whole_log_too(nb: Notebook, artifacts: Path) -> None:
+    nb.run_cell(LATE)
+    late = Panel(nb, LATE)
+    late.expect_run("seq 1 3000; echo tail-end", "success")
+    late.term.locator(".miosa-tool[aria-label^='search the whole log']").click()
+    late.term.locator(".miosa-search-input").fill("^1500$")
+    late.term.locator(".miosa-search input[type=checkbox]").nth(1).check()  # regex
+    late.term.locator(".miosa-search-input").press("Enter")
+    expect(late.term.locator(".miosa-search-count")).to_have_text("1 of 1 · line 1,500")
+    expect(late.term.locator(".miosa-current")).to_have_text("1500")
+    expect(late.term.locator(".miosa-current")).to_be_in_viewport()
+    late.root.screenshot(path=artifacts / "log-panel-search.png")
+
+
 def test_two_views_of_one_panel_show_the_same_run(nb: Notebook) -> None:
     nb.run_cell(TWIN)
     views = nb.output(TWIN).locator(".miosa-panel")

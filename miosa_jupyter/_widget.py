@@ -110,17 +110,21 @@ class TerminalView(anywidget.AnyWidget):
         """``{offset}``: the next 1 MB of the raw output, as a binary buffer (never a string)."""
         try:
             log = self._log_for(msg)
-        except LookupError as exc:
+            offset = max(0, int(msg.get("offset", 0)))
+        except (LookupError, TypeError, ValueError) as exc:
             return {"error": str(exc)}, []
-        piece = log.raw(int(msg.get("offset", 0)), RAW_PIECE)
+        piece = log.raw(offset, RAW_PIECE)
         return {"size": len(piece), "total": log.raw_size()}, [piece]
 
     @command
     def log_times(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
         """``{indexes}``: when each line arrived, in ms from the run's start (null: not known)."""
-        stamps = self._log_for(msg).stamps
-        indexes = [int(i) for i in msg.get("indexes", [])[:5000]]
-        return {"times": [stamps.of(i) for i in indexes]}, []
+
+        def times() -> dict[str, Any]:
+            stamps = self._log_for(msg).stamps
+            return {"times": [stamps.of(int(i)) for i in msg.get("indexes", [])[:5000]]}
+
+        return _answer(times)
 
     def send_lines(self, seq: int, spans: list[list[Any]], line_count: int) -> None:
         """A delta: lines (as spans) that changed since the previous message."""
@@ -296,12 +300,14 @@ def _answer(make: Any) -> tuple[Any, list[bytes]]:
         return {"error": str(exc)}, []
     except re.error as exc:
         return {"error": f"not a regular expression: {exc}"}, []
+    except (TypeError, ValueError, AttributeError) as exc:  # a message this kernel's page didn't send
+        return {"error": f"a request the kernel can't read ({exc})"}, []
 
 
 def _lines(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
     count = max(0, min(int(msg.get("count", PAGE_MAX)), PAGE_MAX))
     stream = msg.get("stream") if msg.get("stream") in ("stdout", "stderr") else None
-    lines = log.lines(int(msg.get("start", 0)), count, stream=stream)
+    lines = log.lines(max(0, int(msg.get("start", 0))), count, stream=stream)
     return {
         "lines": [[line.index, _html((line.text, line.stream), line.cut)] for line in lines],
         "line_count": log.line_count,
@@ -313,13 +319,16 @@ def _search(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
     if not query:
         return {"lines": [], "more": False}
     found = log.search(
-        query, regex=bool(msg.get("regex")), case=bool(msg.get("case")), start=int(msg.get("start", 0))
+        query,
+        regex=bool(msg.get("regex")),
+        case=bool(msg.get("case")),
+        start=max(0, int(msg.get("start", 0))),
     )
     return {"lines": found, "more": len(found) >= SEARCH_LIMIT}
 
 
 def _text(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
-    text, after = log.plain(int(msg.get("start", 0)), TEXT_PIECE)
+    text, after = log.plain(max(0, int(msg.get("start", 0))), TEXT_PIECE)
     return {"text": text, "next": after, "line_count": log.line_count}
 
 

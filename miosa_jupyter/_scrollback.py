@@ -13,13 +13,13 @@ pointer, so it runs on another thread while the reader appends.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from typing import IO, NamedTuple
+
+from ._spill import read_at, spill_file, write_all
 
 __all__ = ["Block", "Finder", "Scrollback", "find_lines", "plain_of"]
 
@@ -97,9 +97,8 @@ class Scrollback:
 
     def _spill(self) -> None:
         if self._plain is None:
-            # Unlinked at once; the space goes back when the run (and so this) is collected.
-            self._plain = tempfile.TemporaryFile(prefix="miosa-scrollback-", buffering=0)  # noqa: SIM115
-            self._stored = tempfile.TemporaryFile(prefix="miosa-scrollback-", buffering=0)  # noqa: SIM115
+            self._plain = spill_file("miosa-scrollback-")
+            self._stored = spill_file("miosa-scrollback-")
         assert self._stored is not None
         plain_parts: list[bytes] = []
         stored_parts: list[bytes] = []
@@ -117,9 +116,9 @@ class Scrollback:
                 self._stored_at.append(self._stored_size)
                 self._stored_size += len(stored)
                 stored_parts.append(stored)
-        _write_all(self._plain, b"".join(plain_parts))
+        write_all(self._plain, b"".join(plain_parts))
         if stored_parts:
-            _write_all(self._stored, b"".join(stored_parts))
+            write_all(self._stored, b"".join(stored_parts))
         self._memory = []
         self._in_memory = 0
 
@@ -161,9 +160,9 @@ class Scrollback:
                 # the stored text ends where the next block's stored text begins (or at the end)
                 nxt = next((s for s in back._stored_at[j + 1 : self._spilled] if s >= 0), None)
                 stop = nxt if nxt is not None else back._stored_size
-                return _pread(back._stored, at, stop - at)[:-1].decode(*_CODEC)
+                return read_at(back._stored, at, stop - at)[:-1].decode(*_CODEC)
             assert back._plain is not None
-            return _pread(back._plain, begin, end - begin)[:-1].decode(*_CODEC)
+            return read_at(back._plain, begin, end - begin)[:-1].decode(*_CODEC)
 
         def find(self, finder: Finder, start: int, limit: int) -> list[int]:
             """Lines at ``start`` and after whose plain text ``finder`` finds (at most ``limit``).
@@ -180,7 +179,7 @@ class Scrollback:
                     size = end - back._plain_at[i]
                     j += 1
                 assert back._plain is not None
-                text = _pread(back._plain, back._plain_at[i], size).decode(*_CODEC)
+                text = read_at(back._plain, back._plain_at[i], size).decode(*_CODEC)
                 find_lines(text, back._firsts[i], finder, start, limit, found)
                 i = j
             for block in self._memory:
@@ -215,22 +214,3 @@ def find_lines(text: str, first: int, finder: Finder, start: int, limit: int, ou
             return
         counted = nl + 1
         line += 1
-
-
-def _write_all(file: IO[bytes], data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[file.write(view) or 0 :]
-
-
-def _pread(file: IO[bytes], offset: int, size: int) -> bytes:
-    parts: list[bytes] = []
-    fd = file.fileno()
-    while size > 0:
-        piece = os.pread(fd, size, offset)
-        if not piece:
-            break
-        parts.append(piece)
-        offset += len(piece)
-        size -= len(piece)
-    return b"".join(parts)

@@ -8,11 +8,11 @@ The spill file holds the output's bytes exactly as they arrived, both streams in
 
 from __future__ import annotations
 
-import os
-import tempfile
 from array import array
 from collections.abc import Iterator
 from typing import IO
+
+from ._spill import read_at, spill_file, write_all
 
 __all__ = ["Transcript"]
 
@@ -43,8 +43,7 @@ class Transcript:
 
     def _flush_to_disk(self) -> None:
         if self._spill is None:
-            # Unlinked at once; its space goes back when the Run (and so this) is collected.
-            self._spill = tempfile.TemporaryFile(prefix="miosa-transcript-", buffering=0)  # noqa: SIM115 (lives as long as the run)
+            self._spill = spill_file("miosa-transcript-")
         parts: list[bytes] = []
         for stream, text in self._chunks:
             data = text.encode(*_CODEC)
@@ -55,9 +54,7 @@ class Transcript:
                 self._run_sizes.append(len(data))
             parts.append(data)
         data = b"".join(parts)
-        view = memoryview(data)
-        while view:
-            view = view[self._spill.write(view) or 0 :]
+        write_all(self._spill, data)
         self._spilled += len(data)
         self._chunks = []
         self._in_memory = 0
@@ -69,7 +66,7 @@ class Transcript:
             offset = 0
             for s, size in zip(self._run_streams, self._run_sizes, strict=True):
                 if stream is None or s == stream:
-                    yield s, self._pread(offset, size).decode(*_CODEC)
+                    yield s, read_at(self._spill, offset, size).decode(*_CODEC)
                 offset += size
         for s, t in list(self._chunks):
             if stream is None or s == stream:
@@ -87,8 +84,8 @@ class Transcript:
     def read(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes of the output (UTF-8, both streams in arrival order) from ``offset``."""
         out = b""
-        if offset < self._spilled:
-            out = self._pread(offset, min(size, self._spilled - offset))
+        if offset < self._spilled and self._spill is not None:
+            out = read_at(self._spill, offset, min(size, self._spilled - offset))
             offset += len(out)
             size -= len(out)
         if size > 0:
@@ -106,16 +103,3 @@ class Transcript:
                     break
             out += b"".join(parts)
         return out
-
-    def _pread(self, offset: int, size: int) -> bytes:
-        assert self._spill is not None
-        parts: list[bytes] = []
-        fd = self._spill.fileno()
-        while size > 0:
-            piece = os.pread(fd, size, offset)
-            if not piece:
-                break
-            parts.append(piece)
-            offset += len(piece)
-            size -= len(piece)
-        return b"".join(parts)

@@ -131,6 +131,17 @@ class Log:
             at += len(b.lines)
         return _Cut(head, back, max(first, back.end), blocks, count)
 
+    def settle(self) -> None:
+        """The run has ended: what it holds in memory past 1 MB goes to its spill files."""
+        with self._lock:
+            self._transcript.settle()
+            self._scrollback.settle()
+
+    @property
+    def footprint(self) -> int:
+        """About how much the log holds, on disk and in memory (bytes)."""
+        return self._transcript.footprint + self._scrollback.footprint
+
     @property
     def line_count(self) -> int:
         return self._screen.count

@@ -401,6 +401,7 @@ class Run(Following):
         self._words = banner_words(summary, timeout)
         with self._lock:
             final = self._take_snapshot(summary, self._words)
+        self.log.settle()
         if self._view is not None:
             self._view.end(final)
         self._ended.set()

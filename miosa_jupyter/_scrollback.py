@@ -95,6 +95,16 @@ class Scrollback:
         if self._in_memory > self.memory_cap:
             self._spill()
 
+    def settle(self, keep: int = 1 << 20) -> None:
+        """A finished run's lines go to disk if more than ``keep`` characters of them are in memory."""
+        if self._in_memory > keep:
+            self._spill()
+
+    @property
+    def footprint(self) -> int:
+        """Bytes on disk and characters in memory."""
+        return self._plain_size + self._stored_size + self._in_memory
+
     def _spill(self) -> None:
         if self._plain is None:
             self._plain = spill_file("miosa-scrollback-")

@@ -41,6 +41,17 @@ class Transcript:
         if self._in_memory > self.memory_cap:
             self._flush_to_disk()
 
+    def settle(self, keep: int = 1 << 20) -> None:
+        """A finished run's output goes to disk if it holds more than ``keep`` characters in memory:
+        the kernel keeps finished runs' logs (``%miosa log``), not their memory."""
+        if self._in_memory > keep:
+            self._flush_to_disk()
+
+    @property
+    def footprint(self) -> int:
+        """Bytes on disk and characters in memory."""
+        return self._spilled + self._in_memory
+
     def _flush_to_disk(self) -> None:
         if self._spill is None:
             self._spill = spill_file("miosa-transcript-")

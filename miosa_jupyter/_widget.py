@@ -36,6 +36,7 @@ __all__ = ["TerminalView", "WidgetView"]
 # shows how the run ended, and ``%miosa log KEY`` shows the whole log again, tools and all.
 _FINISHED: collections.OrderedDict[str, Any] = collections.OrderedDict()
 KEEP_FINISHED = 32
+KEEP_BYTES = 2 << 30  # and the logs they keep (spill files, mostly) take at most this much
 _ATTACHED = iter(range(1, 1 << 62))  # keys of attached runs (durable ones have their run id)
 
 
@@ -81,6 +82,10 @@ class TerminalView(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         _commands_where_sent(self.comm)
+
+    def close(self) -> None:
+        self._log = None  # (its spill files go with it)
+        super().close()
 
     # -- the whole log, on demand: anywidget commands the page invokes (``js/tools.js``) -------------
     # JupyterLab >= 4.4 sends them on a kernel subshell, so they answer while a cell runs.
@@ -341,7 +346,11 @@ def _size(spans: list[list[Any]]) -> int:
 def _keep(key: str, widget: Any) -> None:
     _FINISHED[key] = widget
     _FINISHED.move_to_end(key)
-    while len(_FINISHED) > KEEP_FINISHED:
+
+    def kept_bytes() -> int:
+        return sum(w._log.footprint for w in _FINISHED.values() if w._log is not None)
+
+    while len(_FINISHED) > KEEP_FINISHED or (len(_FINISHED) > 1 and kept_bytes() > KEEP_BYTES):
         _FINISHED.popitem(last=False)[1].close()
 
 

@@ -135,3 +135,15 @@ def test_stamps_say_when_each_line_arrived() -> None:
     stamps.mark(0)  # no new line: no new entry
     stamps.mark(5)
     assert stamps.of(3) == stamps.of(0) and stamps.of(5) is not None and stamps.of(5) >= stamps.of(0)
+
+
+def test_a_finished_log_settles_on_disk_and_reads_the_same() -> None:
+    screen, log, transcript = make(2, 3, 16 << 20)
+    parts = [("stdout", "".join(f"{i:>7}\n" for i in range(j, j + 1000))) for j in range(0, 300_000, 1000)]
+    feed(screen, transcript, log, parts)
+    before = [x.text for x in log.lines(0, 10**6)], transcript.read(0, 10**9)
+    assert transcript._in_memory > 1 << 20 and screen.scrollback is not None
+    log.settle()
+    assert transcript._in_memory == 0 and screen.scrollback._in_memory == 0
+    assert ([x.text for x in log.lines(0, 10**6)], transcript.read(0, 10**9)) == before
+    assert log.footprint >= 2 * len(before[1]) - 10_000  # the transcript and the plain lines, on disk

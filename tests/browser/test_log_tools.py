@@ -109,6 +109,12 @@ def test_a_million_lines_search_expand_copy_download_times_and_stderr(
         "… 997,982 lines hidden …"
     )  # what is still hidden
     view.screenshot(path=artifacts / f"log-{nb.front}-expand.png")
+    for last in (1520, 2020, 2520):  # on to 2,500 lines asked for: the page keeps the newest 2,000
+        view.locator(".miosa-hidden button", has_text="↓ 500 more").click()
+        expect(loaded.last).to_have_text(str(last), timeout=TOOLS_MS)
+    expect(loaded).to_have_count(2000)
+    assert loaded.first.text_content() == "521" and loaded.last.text_content() == "2520"
+    expect(view.locator(".miosa-hidden").first).to_contain_text("… 500 lines hidden …")
 
     # timestamps and stderr only
     view.locator(".miosa-tool[aria-label^='show when each line arrived']").click()

@@ -165,12 +165,12 @@ class Screen:
             return
         if keep == n - skip:
             pieces = body.split("\n")[skip:]
-        elif self.scrollback is None:
-            pieces = body.rsplit("\n", keep)[-keep:]
-        else:  # more than the tail holds: the lines before the last ``keep`` go straight to the scrollback
-            pieces = body.split("\n")[skip:]
-            self._overflow(first_index + skip, stream, pieces[:-keep])
-            pieces = pieces[-keep:]
+        else:
+            pieces = body.rsplit("\n", keep)
+            if self.scrollback is not None:  # the lines before the last ``keep`` go to the scrollback whole
+                front = pieces[0].split("\n", skip)[-1] if skip else pieces[0]
+                self._overflow(first_index + skip, stream, front, n - skip - keep)
+            pieces = pieces[1:]
         self._blocks.append([stream, pieces, len(pieces)])
         self._trim(len(pieces))
 
@@ -222,15 +222,15 @@ class Screen:
                 self.scrollback.add(self.count - self._held, stream, lines)
             self._held -= len(lines)
 
-    def _overflow(self, first: int, stream: str, lines: list[str]) -> None:
-        """Lines of one text that the tail can't hold (the text has more): every block held goes
-        first, in order, then these (the scrollback takes lines in order)."""
+    def _overflow(self, first: int, stream: str, text: str, count: int) -> None:
+        """``count`` lines of one text (joined) that the tail can't hold, as the text has more: every
+        block held goes first, in order, then these (the scrollback takes lines in order)."""
         assert self.scrollback is not None
         while self._blocks:
             held_stream, held, _ = self._blocks.popleft()
             self.scrollback.add(first - self._held, held_stream, held)
             self._held -= len(held)
-        self.scrollback.add(first, stream, lines)
+        self.scrollback.add_text(first, stream, text, count)
 
     def _continue(self, more: str) -> None:
         if self._held:
@@ -294,7 +294,7 @@ class Screen:
         keep = min(n - skip, self.tail_max)
         if keep > 0:
             if keep < n - skip and self.scrollback is not None:
-                self._overflow(first_index + skip, stream, texts[skip : n - keep])
+                self._overflow(first_index + skip, stream, "\n".join(texts[skip : n - keep]), n - skip - keep)
             self._blocks.append([stream, texts[n - keep :], 0])
             self._trim(keep)
         for index, cut in cuts.items():

@@ -50,8 +50,13 @@ class Block(NamedTuple):
 class _Memory(NamedTuple):
     first: int
     stream: str
-    plain: str  # the lines joined with "\n", plain
-    stored: str | None  # the same as stored (with colours), when it differs from plain
+    text: str  # the lines as the screen stored them, joined with "\n"
+    lines: int  # how many
+
+    def plain(self) -> str:
+        """The lines joined with "\\n" (and one at the end), plain (as ``_spill`` writes them)."""
+        text = self.text + "\n"
+        return plain_of(text) if "\x1b" in text or "\t" in text else text
 
 
 def plain_of(text: str) -> str:
@@ -77,21 +82,25 @@ class Scrollback:
         self._firsts = array("q")
         self._plain_at = array("q")
         self._stored_at = array("q")  # -1: the stored text is the plain text
+        self._stored_len = array("q")
         self._streams: list[str] = []
 
     # -- writing (the reader thread, under the run's lock) ---------------------------------------
 
     def add(self, first: int, stream: str, lines: list[str]) -> None:
         """Lines ``first ..`` that left the window; ``first`` is where the previous block ended."""
-        if not lines:
-            return
+        if lines:
+            self.add_text(first, stream, "\n".join(lines), len(lines))
+
+    def add_text(self, first: int, stream: str, text: str, count: int) -> None:
+        """``count`` lines joined with "\\n" (a piece of output too long for the tail: it is never
+        split into lines here). What a line shows without colours is worked out when it is spilled
+        or read, not now: this is on the reader's path."""
         if self.start is None:
             self.start = first
-        text = "\n".join(lines)
-        plain = plain_of(text)
-        self._memory.append(_Memory(first, stream, plain, None if plain is text else text))
-        self.end = first + len(lines)
-        self._in_memory += len(text) + (0 if plain is text else len(plain))
+        self._memory.append(_Memory(first, stream, text, count))
+        self.end = first + count
+        self._in_memory += len(text) + 1
         if self._in_memory > self.memory_cap:
             self._spill()
 
@@ -110,25 +119,34 @@ class Scrollback:
             self._plain = spill_file("miosa-scrollback-")
             self._stored = spill_file("miosa-scrollback-")
         assert self._stored is not None
-        plain_parts: list[bytes] = []
-        stored_parts: list[bytes] = []
+        # A block's plain text differs from what it stores only where the screen kept escape
+        # sequences (colours) or tabs: raw lines come from the screen's plain path (no ESC, CR, BS)
+        # or are cooked (text and SGR only). Other C0 controls in raw output (a NUL, a BEL) stay in
+        # the plain text: the page drops them when it shows a line, search and copy keep them.
+        texts: list[bytes] = []
+        stored: list[bytes] = []
         for block in self._memory:
-            data = (block.plain + "\n").encode(*_CODEC)
-            self._firsts.append(block.first)
-            self._plain_at.append(self._plain_size)
-            self._streams.append(block.stream)
-            self._plain_size += len(data)
-            plain_parts.append(data)
-            if block.stored is None:
-                self._stored_at.append(-1)
+            text = block.text
+            if "\x1b" in text or "\t" in text:
+                stored.append(text.encode(*_CODEC) + b"\n")
+                text = plain_of(text)
             else:
-                stored = (block.stored + "\n").encode(*_CODEC)
-                self._stored_at.append(self._stored_size)
-                self._stored_size += len(stored)
-                stored_parts.append(stored)
-        write_all(self._plain, b"".join(plain_parts))
-        if stored_parts:
-            write_all(self._stored, b"".join(stored_parts))
+                stored.append(b"")
+            texts.append(text.encode(*_CODEC))
+            texts.append(b"\n")
+        plain = b"".join(texts)
+        texts = texts[::2]
+        for block, data, st in zip(self._memory, texts, stored, strict=True):
+            self._firsts.append(block.first)
+            self._streams.append(block.stream)
+            self._plain_at.append(self._plain_size)
+            self._plain_size += len(data) + 1
+            self._stored_at.append(self._stored_size if st else -1)
+            self._stored_len.append(len(st))
+            self._stored_size += len(st)
+        write_all(self._plain, plain)
+        if any(stored):
+            write_all(self._stored, b"".join(stored))
         self._memory = []
         self._in_memory = 0
 
@@ -155,10 +173,10 @@ class Scrollback:
             for j in range(i, self._spilled):
                 yield Block(back._firsts[j], back._streams[j], self._read(j, plain).split("\n"))
             for block in self._memory:
-                if block.first + block.plain.count("\n") + 1 <= start:
+                if block.first + block.lines <= start:
                     continue
-                text = block.plain if plain or block.stored is None else block.stored
-                yield Block(block.first, block.stream, text.split("\n"))
+                lines = (block.plain()[:-1] if plain else block.text).split("\n")
+                yield Block(block.first, block.stream, lines)
 
         def _read(self, j: int, plain: bool) -> str:
             back = self._back
@@ -167,10 +185,7 @@ class Scrollback:
             if not plain and back._stored_at[j] >= 0:
                 assert back._stored is not None
                 at = back._stored_at[j]
-                # the stored text ends where the next block's stored text begins (or at the end)
-                nxt = next((s for s in back._stored_at[j + 1 : self._spilled] if s >= 0), None)
-                stop = nxt if nxt is not None else back._stored_size
-                return read_at(back._stored, at, stop - at)[:-1].decode(*_CODEC)
+                return read_at(back._stored, at, back._stored_len[j])[:-1].decode(*_CODEC)
             assert back._plain is not None
             return read_at(back._plain, begin, end - begin)[:-1].decode(*_CODEC)
 
@@ -195,7 +210,7 @@ class Scrollback:
             for block in self._memory:
                 if len(found) >= limit:
                     break
-                find_lines(block.plain + "\n", block.first, finder, start, limit, found)
+                find_lines(block.plain(), block.first, finder, start, limit, found)
             return found
 
 

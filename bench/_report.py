@@ -1,4 +1,5 @@
-"""The Markdown report: machine, throughput, ratios, time to first line, memory, browser, targets."""
+"""The Markdown report: machine, throughput, ratios, time to first line, memory, views, durable runs,
+the whole log, browser, targets."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class Results:
         self.browser: dict[str, Any] = {}
         self.views: dict[str, Any] = {}
         self.durable: dict[str, Any] = {}
+        self.log: dict[str, Any] = {}  # the whole log (bench/_log.py)
         self.loads: list[Workload] = []
 
     def find(self, path: str, w: Workload) -> Series | None:
@@ -384,6 +386,46 @@ def targets(r: Results) -> list[Target]:
             Target("browser: < 1 MB/s to the browser", f"{mb(bps)}/s", bps, 1e6),
             Target("browser: < 100 msgs/s to the browser", f"{mps:.3g}/s", mps, 100),
         ]
+    if r.log:
+        out += log_targets(r.log)
+    return out
+
+
+def log_targets(d: dict[str, Any]) -> list[Target]:
+    from bench import _log
+
+    f = _log.figures(d)
+    out = [
+        Target(f"log: {label} over 1M lines / 100 MB < 300 ms", secs(v), v, 0.3)
+        for label, _, _ in _log.SEARCHES
+        for v in [median(d["search"][label])]
+    ]
+    out += [
+        Target(f"log: 500 lines from line 500,000, {label} < 50 ms", secs(v), v, 0.05)
+        for label in _log.PAGES
+        for v in [median(d["page"][label])]
+    ]
+    out += [
+        Target(
+            "log: download (`log.raw` in 1 MB pieces) within 2× the time of a plain 1 MB `os.read`",
+            f"{f['raw_vs_plain']:.2f}×",
+            f["raw_vs_plain"],
+            2.0001,
+        ),
+        Target(
+            "log: `run.save` within 2× the time of a plain copy in 1 MB pieces",
+            f"{f['save_vs_copy']:.2f}×",
+            f["save_vs_copy"],
+            2.0001,
+        ),
+        Target("log: download's tracemalloc peak < 8 MB (worst)", mb(f["peak"]), f["peak"], 8e6),
+        Target(
+            "log: the 100 MB run end to end takes ≤ 1.10× the time it takes without the scrollback",
+            f"{f['e2e']:.2f}×",
+            f["e2e"],
+            1.1001,
+        ),
+    ]
     return out
 
 
@@ -395,6 +437,7 @@ def targets_table(r: Results) -> list[str]:
 
 def render(r: Results) -> str:
     from bench._durable import report as durable
+    from bench._log import report as whole_log
     from bench._views import report as views
 
     live = views(r.views) if r.views else []
@@ -406,6 +449,7 @@ def render(r: Results) -> str:
         memory(r),
         live,
         durable(r.durable),
+        whole_log(r.log),
         browser(r),
     ]
     parts.append(targets_table(r))

@@ -6,7 +6,8 @@
 
 Sections: floor, client, notebook (throughput and time to first line in one kernel), memory (a fresh
 kernel), views (redraw storms, the first run after %load_ext, 30 runs at once), durable (durable runs
-against attached ones), browser (JupyterLab + headless Chromium). Progress goes to stderr, the report
+against attached ones), log (the whole log of a 1M-line run: search, a page, the download, the cost of
+keeping every line), browser (JupyterLab + headless Chromium). Progress goes to stderr, the report
 to stdout.
 """
 
@@ -20,10 +21,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _browser, _client, _durable, _floor, _notebook, _report, _views
+from bench import _browser, _client, _durable, _floor, _log, _notebook, _report, _views
 from bench._common import Workload, load, log, workloads
 
-SECTIONS = ("floor", "client", "notebook", "memory", "views", "durable", "browser")
+SECTIONS = ("floor", "client", "notebook", "memory", "views", "durable", "log", "browser")
 FULL_SIZES = [100_000, 1_000_000]
 QUICK_SIZES = [100_000]
 BIG = 1_000_000  # memory and browser workloads (the issue fixes them at 1M)
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     if "durable" in args.only:
         log("durable ...")
         r.durable = _durable.bench(args.rounds, args.ttfl_samples)
+    if "log" in args.only:
+        log("log ...")
+        r.log = _log.bench(args.rounds)
     if "browser" in args.only:
         log("browser ...")
         r.browser = _browser.bench(BIG, args.rounds)

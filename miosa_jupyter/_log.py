@@ -86,14 +86,77 @@ def finder(query: str, *, regex: bool = False, case: bool = False) -> Finder:
 
         return ascii_fold
     flags = re.MULTILINE | (0 if case else re.IGNORECASE)
-    return _by_regex(re.compile(query if regex else re.escape(query), flags))
+    pattern = re.compile(query if regex else re.escape(query), flags)
+    literal = _literal(pattern)
+    fold = bool(pattern.flags & re.IGNORECASE)  # (a `(?i)` in the pattern folds too)
+    if literal is not None and (not fold or literal.isascii()):
+        return _by_literal_then_regex(pattern, literal.lower() if fold else literal, not fold)
+    return _by_regex(pattern)
+
+
+def _literal(pattern: re.Pattern[str]) -> str | None:
+    """The longest run of plain characters every match of ``pattern`` contains (at least 3), if
+    there is one: ``^NEEDLE\\d+`` has ``NEEDLE``. Python's ``re`` scans fast only for a pattern that
+    starts with a literal and matches case; a ``str.find`` for this one finds the candidate lines.
+    """
+    try:
+        import re._parser as parser  # type: ignore[import-not-found]  # (Python >= 3.11)
+    except ImportError:  # pragma: no cover (Python 3.10)
+        import sre_parse as parser
+    try:
+        items = list(parser.parse(pattern.pattern, pattern.flags & ~re.IGNORECASE))
+    except Exception:  # (the private parser changed: no shortcut, the whole scan)
+        return None
+    best, run = "", ""
+    for op, arg in items:
+        if str(op) == "LITERAL":
+            run += chr(arg)
+            best = max(best, run, key=len)
+        elif str(op) != "AT":  # (an anchor takes no character: the run goes on)
+            run = ""
+    return best if len(best) >= 3 and "\n" not in best else None
+
+
+def _by_literal_then_regex(pattern: re.Pattern[str], literal: str, case: bool) -> Finder:
+    """Find the lines that hold ``literal`` (folded to lower case unless ``case``), then match
+    ``pattern`` on each such line alone."""
+
+    def find(text: str) -> Callable[[int], int]:
+        if not case and not text.isascii():
+            return _by_regex(pattern)(text)
+        folded = text if case else text.lower()
+
+        def at(pos: int) -> int:
+            while (k := folded.find(literal, pos)) >= 0:
+                start = text.rfind("\n", 0, k) + 1
+                end = text.find("\n", k)
+                end = len(text) if end < 0 else end
+                m = pattern.search(text, max(start, pos), end)
+                if m is not None:
+                    return m.start()
+                pos = end + 1
+            return -1
+
+        return at
+
+    return find
 
 
 def _by_regex(pattern: re.Pattern[str]) -> Finder:
+    """``pattern`` scanned over the text, a line at a time: a match that runs over a newline counts
+    only if the pattern also matches within its first line."""
+
     def find(text: str) -> Callable[[int], int]:
         def at(pos: int) -> int:
-            m = pattern.search(text, pos)
-            return m.start() if m is not None else -1
+            while (m := pattern.search(text, pos)) is not None:
+                end = text.find("\n", m.start())
+                if end < 0 or m.end() <= end:
+                    return m.start()
+                inside = pattern.search(text, m.start(), end)
+                if inside is not None:
+                    return inside.start()
+                pos = end + 1
+            return -1
 
         return at
 

@@ -147,3 +147,24 @@ def test_a_finished_log_settles_on_disk_and_reads_the_same() -> None:
     assert transcript._in_memory == 0 and screen.scrollback._in_memory == 0
     assert ([x.text for x in log.lines(0, 10**6)], transcript.read(0, 10**9)) == before
     assert log.footprint >= 2 * len(before[1]) - 10_000  # the transcript and the plain lines, on disk
+
+
+LINES = ["NEEDLE 1", "a needle", "needles and pins", "xNEEDLE", "ÉTÉ needle", "", "word wordy", "bar foobar"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [r"^NEEDLE", r"needle\b", r"(?i)NEEDLE$", r"nee+dle", r"\bword\b", r"(foo)bar", r"^$", r"ÉTÉ", r"e\s"],
+)
+@pytest.mark.parametrize("case", [False, True])
+def test_a_regex_with_a_literal_finds_what_re_finds_line_by_line(query: str, case: bool) -> None:
+    """The literal shortcut (find the lines that hold the pattern's literal, then match each) against
+    ``re`` itself, one line at a time."""
+    flags = 0 if case else re.IGNORECASE
+    want = [i for i, line in enumerate(LINES) if re.search(query, line, flags)]
+    text = "".join(line + "\n" for line in LINES)
+    got: list[int] = []
+    from miosa_jupyter._scrollback import find_lines
+
+    find_lines(text, 0, finder(query, regex=True, case=case), 0, 100, got)
+    assert got == want

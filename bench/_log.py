@@ -8,7 +8,7 @@ one needle line (``NEEDLE in the middle``) at line 500,000. The run is kept aliv
 - search: ``run.log.search`` of ``needle`` (case-insensitive, the default), ``NEEDLE`` with
   ``case=True``, and the regular expression ``^NEEDLE`` (case-insensitive); each must find line
   500,000 and nothing else.
-- a page: ``run.log.lines(500_000, 500)`` and the page's command path ``_widget._lines`` (HTML),
+- a page: ``run.log.lines(500_000, 500)`` and the page's command path ``_log_commands._lines`` (HTML),
   both from the middle (spilled to disk: the scrollback keeps only the last 1 MB in memory).
 - download: the raw output read in 1 MB pieces (``log.raw``, what the page's ``log_raw`` command
   sends) and ``run.save(path)``, against a plain file of the same bytes read with ``os.read`` in
@@ -68,7 +68,7 @@ DIAGNOSTIC: list[tuple[str, str, dict[str, bool]]] = [
     ('`search(r"NEEDLE", regex=True)` (case-insensitive)', r"NEEDLE", {"regex": True}),
     ('`search(r"NEEDLE", regex=True, case=True)`', r"NEEDLE", {"regex": True, "case": True}),
 ]
-PAGES = ("`log.lines(500_000, 500)`", "`_widget._lines(log, {start: 500_000, count: 500})` (HTML)")
+PAGES = ("`log.lines(500_000, 500)`", "`_log_commands._lines(log, {start: 500_000, count: 500})` (HTML)")
 
 
 def expected() -> str:
@@ -210,7 +210,7 @@ def _new() -> dict[str, Any]:
 
 def _round(run: Any, out: dict[str, Any], files: _Files, check_bytes: bool) -> bool:
     """Everything measured on one finished run; whether every check passed."""
-    from miosa_jupyter._widget import _lines
+    from miosa_jupyter._log_commands import _lines
 
     size = out["bytes"]
     the_log = run.log

@@ -392,8 +392,11 @@ def _sgr_html(text: str) -> str:
     return "".join(out).replace("<span></span>", "")
 
 
-def line_html(text: str, stream: str) -> str:
-    """One screen line (no newline) as escaped, coloured HTML; other controls are dropped."""
+def line_html(text: str, stream: str, cut: int = 0) -> str:
+    """One screen line (no newline) as escaped, coloured HTML; other controls are dropped. ``cut``:
+    the columns written past ``LINE_CAP`` (the screen keeps no more), said at the line's end."""
+    if cut:
+        return line_html(text, stream) + cut_html(cut)
     if text.isprintable():
         body = html.escape(text, quote=False)
     elif "\x1b" in text:

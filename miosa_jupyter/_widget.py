@@ -10,22 +10,19 @@ renders late, a second view, a second tab or a reloaded page shows the same line
 from __future__ import annotations
 
 import collections
-import re
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
-from anywidget.experimental import command
 
 from ._budget import Budget, kernel_budget
-from ._log import SEARCH_LIMIT
-from ._present import STATIC, banner_html, cut_html, header_html, line_html, log_file_name, running_words
+from ._log_commands import LogCommands
+from ._present import STATIC, banner_html, header_html, line_html, log_file_name, running_words
 from ._record import Record
 
 if TYPE_CHECKING:
-    from ._log import Log
     from ._runner import Run
-    from ._screen import Line, Span
+    from ._screen import Span
     from ._view import Delta, Snapshot
 
 __all__ = ["TerminalView", "WidgetView"]
@@ -47,7 +44,7 @@ def kept(key: str) -> Any:
     return _FINISHED.get(key)
 
 
-class TerminalView(anywidget.AnyWidget):
+class TerminalView(LogCommands, anywidget.AnyWidget):
     """The live terminal panel of one run. Created by ``%%miosa`` and by ``MiosaTerminal``."""
 
     _esm = STATIC / "terminal.js"
@@ -77,59 +74,9 @@ class TerminalView(anywidget.AnyWidget):
         0.0, help="seconds: a run at least this long that ends while the tab is hidden notifies; 0: never"
     ).tag(sync=True)
 
-    _log: Log | None = None  # the run it shows (set by WidgetView.begin), read by the commands
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _commands_where_sent(self.comm)
-
     def close(self) -> None:
         self._log = None  # (its spill files go with it)
         super().close()
-
-    # -- the whole log, on demand: anywidget commands the page invokes (``js/tools.js``) -------------
-    # JupyterLab >= 4.4 sends them on a kernel subshell, so they answer while a cell runs.
-
-    def _log_for(self, msg: Any) -> Log:
-        if self._log is None or not isinstance(msg, dict) or msg.get("run_id") != self.run_id:
-            raise LookupError("This view shows another run now.")
-        return self._log
-
-    @command
-    def log_lines(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
-        """``{start, count, stream?}``: up to 500 lines (as HTML) from ``start``."""
-        return _answer(lambda: _lines(self._log_for(msg), msg))
-
-    @command
-    def log_search(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
-        """``{query, regex, case, start}``: the indexes of the lines that match, first 10,000."""
-        return _answer(lambda: _search(self._log_for(msg), msg))
-
-    @command
-    def log_text(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
-        """``{start}``: about 1 MB of plain text from line ``start``, and where to go on from."""
-        return _answer(lambda: _text(self._log_for(msg), msg))
-
-    @command
-    def log_raw(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
-        """``{offset}``: the next 1 MB of the raw output, as a binary buffer (never a string)."""
-        try:
-            log = self._log_for(msg)
-            offset = max(0, int(msg.get("offset", 0)))
-        except (LookupError, TypeError, ValueError) as exc:
-            return {"error": str(exc)}, []
-        piece = log.raw(offset, RAW_PIECE)
-        return {"size": len(piece), "total": log.raw_size()}, [piece]
-
-    @command
-    def log_times(self, msg: Any, buffers: list[bytes]) -> tuple[Any, list[bytes]]:
-        """``{indexes}``: when each line arrived, in ms from the run's start (null: not known)."""
-
-        def times() -> dict[str, Any]:
-            stamps = self._log_for(msg).stamps
-            return {"times": [stamps.of(int(i)) for i in msg.get("indexes", [])[:5000]]}
-
-        return _answer(times)
 
     def send_lines(self, seq: int, spans: list[list[Any]], line_count: int) -> None:
         """A delta: lines (as spans) that changed since the previous message."""
@@ -238,13 +185,15 @@ class WidgetView:
         left = budget if budget is not None else -1
         for start, lines in spans:
             if start < self.head:  # the head is small and fixed: always whole
-                out.append([start, [_html(line, cuts.get(start + i, 0)) for i, line in enumerate(lines)]])
+                out.append(
+                    [start, [line_html(*line, cuts.get(start + i, 0)) for i, line in enumerate(lines)]]
+                )
                 continue
             picked: list[str] = []
             for back, line in enumerate(reversed(lines)):  # newest first, until the budget is spent
                 if budget is not None and len(picked) >= self.max_lines:
                     break
-                h = _html(line, cuts.get(start + len(lines) - 1 - back, 0))
+                h = line_html(*line, cuts.get(start + len(lines) - 1 - back, 0))
                 if budget is not None and picked and left - len(h) < 0:
                     break
                 left -= len(h)
@@ -271,72 +220,6 @@ class WidgetView:
             _keep(self.log_key, self.widget)
 
 
-def _commands_where_sent(comm: Any) -> None:
-    """Answer the page's commands on the kernel subshell it sent them to.
-
-    JupyterLab >= 4.4 sends comm messages to a subshell, which ipykernel 7 runs while a cell holds the
-    main shell. But ipykernel routes a comm's incoming messages to the shell that last *published* on
-    it (``BaseComm._reply_subshell_for``): the cell that drives this view publishes from the main shell,
-    so without this a search would wait for the cell to end.
-    """
-    route = getattr(comm, "_reply_subshell_for", None)
-    if route is None:  # another kernel, or ipykernel < 7: commands wait for the main shell
-        return
-
-    def where_sent(data: Any, default: Any) -> Any:
-        content = data.get("content") if isinstance(data, dict) else None
-        if isinstance(content, dict) and content.get("kind") == "anywidget-command":
-            return default  # the subshell named in the message's header (None: the main shell)
-        return route(data, default)
-
-    comm._reply_subshell_for = where_sent
-
-
-RAW_PIECE = 1 << 20  # a download travels in pieces of this many bytes, one message each
-PAGE_MAX = 500  # lines a page of the log holds at most
-TEXT_PIECE = 1 << 20  # characters of plain text a "copy all" message carries, about
-
-
-def _answer(make: Any) -> tuple[Any, list[bytes]]:
-    """A command's answer; a run that is gone or a bad pattern is an ``error`` the page shows."""
-    try:
-        return make(), []
-    except LookupError as exc:
-        return {"error": str(exc)}, []
-    except re.error as exc:
-        return {"error": f"not a regular expression: {exc}"}, []
-    except (TypeError, ValueError, AttributeError) as exc:  # a message this kernel's page didn't send
-        return {"error": f"a request the kernel can't read ({exc})"}, []
-
-
-def _lines(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
-    count = max(0, min(int(msg.get("count", PAGE_MAX)), PAGE_MAX))
-    stream = msg.get("stream") if msg.get("stream") in ("stdout", "stderr") else None
-    lines = log.lines(max(0, int(msg.get("start", 0))), count, stream=stream)
-    return {
-        "lines": [[line.index, _html((line.text, line.stream), line.cut)] for line in lines],
-        "line_count": log.line_count,
-    }
-
-
-def _search(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
-    query = str(msg.get("query", ""))
-    if not query:
-        return {"lines": [], "more": False}
-    found = log.search(
-        query,
-        regex=bool(msg.get("regex")),
-        case=bool(msg.get("case")),
-        start=max(0, int(msg.get("start", 0))),
-    )
-    return {"lines": found, "more": len(found) >= SEARCH_LIMIT}
-
-
-def _text(log: Log, msg: dict[str, Any]) -> dict[str, Any]:
-    text, after = log.plain(max(0, int(msg.get("start", 0))), TEXT_PIECE)
-    return {"text": text, "next": after, "line_count": log.line_count}
-
-
 def _size(spans: list[list[Any]]) -> int:
     """About what a message with these spans weighs on the wire: the HTML, JSON quoting, and the
     message's own frames (header, parent header, signature: ~800 bytes)."""
@@ -352,8 +235,3 @@ def _keep(key: str, widget: Any) -> None:
 
     while len(_FINISHED) > KEEP_FINISHED or (len(_FINISHED) > 1 and kept_bytes() > KEEP_BYTES):
         _FINISHED.popitem(last=False)[1].close()
-
-
-def _html(line: Line, cut: int) -> str:
-    body = line_html(line[0], line[1])  # at most LINE_CAP columns: the screen keeps no more
-    return body + cut_html(cut) if cut else body

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from miosa_jupyter._widget import PAGE_MAX, RAW_PIECE, TerminalView
+from miosa_jupyter._log_commands import PAGE_MAX, RAW_PIECE
+from miosa_jupyter._widget import TerminalView
 
 
 class FakeLog:

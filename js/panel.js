@@ -3,13 +3,9 @@
 //
 // Run and Stop are custom messages ({type: "run" | "stop"}), never trait toggles: ipywidgets merges
 // pending state syncs, and a message is what the kernel's comm handler acts on at once.
+import { el } from "./dom.js";
 import { initializeTerminal, renderTerminal } from "./terminal.js";
 
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 function render({ model, el: host, experimental }) {
   const command = el("input", {

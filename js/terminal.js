@@ -1,6 +1,7 @@
 // The live view of a run. The kernel renders every piece of HTML (escaped lines, header, banner);
 // this file only places them, keeps the bounded window, ticks the clock and scrolls. The tools that
 // reach past the window (search, expand, copy, download...) are in tools.js.
+import { numbers } from "./dom.js";
 import { createTools } from "./tools.js";
 
 /**
@@ -138,7 +139,6 @@ function seconds(ms) {
   return `${m} min ${Math.round(s) % 60} s`;
 }
 
-const numbers = new Intl.NumberFormat("en-US"); // (toLocaleString makes a formatter per call)
 
 function plural(n, word) {
   return `${numbers.format(n)} ${word}${n === 1 ? "" : "s"}`;

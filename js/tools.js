@@ -5,27 +5,15 @@
 // (commands in _widget.py), in pages: the DOM holds at most MAX_LOADED lines of the hidden part,
 // and a download travels as 1 MB binary buffers into a Blob, never one string or one message.
 
+import { button, el, numbers } from "./dom.js";
+import { createSearch } from "./search.js";
+
 const PAGE = 500; // lines per request (the kernel's PAGE_MAX)
 const MAX_LOADED = 2000; // hidden lines held in the DOM at once
 const AROUND = 100; // lines shown on each side of a match found in the hidden part
 const WAIT_NOTE_MS = 1000; // after this long without an answer, say the kernel is busy
 const ANSWER_MS = 120_000; // give up on an answer after this long (anywidget's default is 3 s)
 const COPY_MAX = 64 << 20; // characters: past this, the clipboard is the wrong tool
-
-const numbers = new Intl.NumberFormat("en-US");
-
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function button(label, title, onClick) {
-  const b = el("button", { type: "button", className: "miosa-tool", textContent: label, title });
-  b.setAttribute("aria-label", title);
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 function megabytes(n) {
   return `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MB`;
@@ -42,9 +30,6 @@ function stamp(ms) {
   return h ? `${h}:${pad(m, 2)}:${pad(Math.floor(s), 2)}` : `${pad(m, 2)}:${s.toFixed(1).padStart(4, "0")}`;
 }
 
-function escapeRegExp(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 /**
  * The tools of one rendered view. `view` gives what they need of it: the model, `invoke`, the
@@ -271,150 +256,18 @@ export function createTools(view) {
   });
   timesButton.setAttribute("aria-pressed", "false");
 
-  // -- search -----------------------------------------------------------------------------------
-  const input = el("input", { type: "search", className: "miosa-search-input", placeholder: "search the whole log", spellcheck: false });
-  input.setAttribute("aria-label", "search the whole log, hidden lines too (Enter: next, Shift+Enter: previous)");
-  const caseBox = el("input", { type: "checkbox" });
-  const regexBox = el("input", { type: "checkbox" });
-  const count = el("span", { className: "miosa-search-count" });
-  count.setAttribute("role", "status");
-  count.setAttribute("aria-live", "polite");
-  const bar = el("div", { className: "miosa-search", hidden: true }, [
-    input,
-    el("label", { title: "match case" }, [caseBox, " Aa"]),
-    el("label", { title: "regular expression (Python's re, one line at a time)" }, [regexBox, " .*"]),
-    button("↑", "previous match (Shift+Enter)", () => step(-1)),
-    button("↓", "next match (Enter)", () => step(1)),
-    count,
-    button("✕", "close the search (Escape)", () => closeSearch()),
-  ]);
-  const search = { query: null, lines: [], more: false, at: -1, timer: 0, seq: 0 };
-
-  function openSearch() {
-    bar.hidden = false;
-    input.focus();
-    input.select();
-  }
-  function closeSearch() {
-    bar.hidden = true;
-    highlight(null);
-    searchButton.focus();
-  }
-
-  async function runSearch() {
-    const query = input.value;
-    const seq = ++search.seq;
-    if (!query) {
-      Object.assign(search, { query: null, lines: [], more: false, at: -1 });
-      count.textContent = "";
-      highlight(null);
-      return;
-    }
-    count.textContent = "searching…";
-    try {
-      const [answer] = await ask("log_search", { query, regex: regexBox.checked, case: caseBox.checked, start: 0 }, (w) => (count.textContent = w));
-      if (seq !== search.seq) return; // a newer search went out
-      Object.assign(search, { query, lines: answer.lines, more: answer.more, at: -1 });
-      if (!answer.lines.length) {
-        count.textContent = "no matches";
-        highlight(null);
-        return;
-      }
-      await step(1);
-    } catch (err) {
-      if (seq === search.seq) count.textContent = err.message;
-    }
-  }
-
-  async function step(by) {
-    if (search.query !== input.value) return runSearch();
-    const n = search.lines.length;
-    if (!n) return;
-    let at = search.at + by;
-    if (at >= n && (search.more || model.get("status") === "running")) {
-      // past the last match known: ask for the ones after it (more than 10,000, or new output)
-      const [answer] = await ask("log_search", {
-        query: search.query, regex: regexBox.checked, case: caseBox.checked, start: search.lines[n - 1] + 1,
-      }, (w) => (count.textContent = w));
-      search.lines = search.lines.concat(answer.lines);
-      search.more = answer.more;
-    }
-    const total = search.lines.length;
-    search.at = ((at % total) + total) % total;
-    const index = search.lines[search.at];
-    count.textContent = `${numbers.format(search.at + 1)} of ${numbers.format(total)}${search.more ? "+" : ""} · line ${numbers.format(index + 1)}`;
-    await reveal(index);
-  }
-
-  /** Bring line `index` into sight (loading it from the kernel if it is hidden) and mark it. */
+  // -- search (search.js) ------------------------------------------------------------------------
+  /** Bring line `index` into the page (loading it from the kernel if it is hidden); its node. */
   async function reveal(index) {
     const w = view.windowOf();
     if (index >= w.head && index < w.tailStart && (stderrOnly || !loaded || index < loaded.start || index >= loaded.end)) {
       if (stderrOnly) setStderr(false);
       await load(index - AROUND, index + AROUND);
     }
-    const node = view.nodeOf(index) || box.querySelector(`[data-index="${index}"]`);
-    if (!node) return;
-    node.scrollIntoView({ block: "center" });
-    view.stopFollowing();
-    highlight(node);
+    return view.nodeOf(index) || box.querySelector(`[data-index="${index}"]`);
   }
-
-  let current = null;
-  function highlight(node) {
-    current?.classList.remove("miosa-current");
-    current = node;
-    if (globalThis.CSS?.highlights) CSS.highlights.delete("miosa-match");
-    if (!node) return;
-    node.classList.add("miosa-current");
-    if (!globalThis.Highlight || !globalThis.CSS?.highlights) return;
-    let pattern;
-    try {
-      const flags = caseBox.checked ? "g" : "gi";
-      pattern = new RegExp(regexBox.checked ? search.query : escapeRegExp(search.query), flags);
-    } catch {
-      return; // Python's regex syntax that JS lacks: the line is marked, not the words
-    }
-    const texts = [];
-    const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
-    let full = "";
-    while (walker.nextNode()) {
-      texts.push([walker.currentNode, full.length]);
-      full += walker.currentNode.data;
-    }
-    const ranges = [];
-    for (const m of full.matchAll(pattern)) {
-      if (!m[0].length) break;
-      const range = new Range();
-      const at = (offset, setter) => {
-        for (let k = texts.length - 1; k >= 0; k--) {
-          if (texts[k][1] <= offset) return setter(texts[k][0], offset - texts[k][1]);
-        }
-      };
-      at(m.index, (n, o) => range.setStart(n, o));
-      at(m.index + m[0].length, (n, o) => range.setEnd(n, o));
-      ranges.push(range);
-      if (ranges.length > 50) break;
-    }
-    if (ranges.length) CSS.highlights.set("miosa-match", new Highlight(...ranges));
-  }
-
-  input.addEventListener("input", () => {
-    clearTimeout(search.timer);
-    search.timer = setTimeout(runSearch, 250);
-  });
-  for (const box of [caseBox, regexBox]) box.addEventListener("change", runSearch);
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      event.preventDefault();
-      clearTimeout(search.timer);
-      step(event.shiftKey ? -1 : 1).catch((err) => (count.textContent = err.message));
-    } else if (event.key === "Escape") {
-      event.preventDefault();
-      closeSearch();
-    }
-  });
-  const searchButton = button("search", "search the whole log (Ctrl+F in the view)", openSearch);
+  const search = createSearch({ model, ask, reveal, stopFollowing: view.stopFollowing });
+  const searchButton = search.button;
 
   // -- copy all, download -------------------------------------------------------------------------
   async function allText() {
@@ -513,13 +366,13 @@ export function createTools(view) {
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "f") {
       event.preventDefault();
       event.stopPropagation();
-      openSearch();
+      search.open();
     }
   }
 
   return {
     toolbar,
-    bar,
+    bar: search.bar,
     status,
     gap,
     paint,
@@ -531,9 +384,7 @@ export function createTools(view) {
       clear();
       if (stderrOnly) setStderr(false);
       times.known.clear();
-      Object.assign(search, { query: null, lines: [], more: false, at: -1 });
-      count.textContent = "";
-      highlight(null);
+      search.reset();
       say("");
     },
   };

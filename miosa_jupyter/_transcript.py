@@ -9,6 +9,7 @@ The spill file holds the output's bytes exactly as they arrived, both streams in
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import IO
 
@@ -34,6 +35,10 @@ class Transcript:
         self._spilled = 0  # bytes in the spill file
         self._run_sizes = array("q")  # the spill file's runs of one stream: their sizes in bytes
         self._run_streams: list[str] = []
+        # The in-memory chunks as bytes, encoded once each when a reader first asks (a download of
+        # a running log): their ends, from the end of the spill file.
+        self._encoded: list[bytes] = []
+        self._encoded_ends = array("q")
 
     def add(self, stream: str, text: str) -> None:
         self._chunks.append((stream, text))
@@ -69,6 +74,7 @@ class Transcript:
         self._spilled += len(data)
         self._chunks = []
         self._in_memory = 0
+        self._encoded, self._encoded_ends = [], array("q")
 
     def chunks(self, stream: str | None = None) -> Iterator[tuple[str, str]]:
         """``(stream, text)`` in arrival order (of one stream, if given); a spilled run of one stream
@@ -87,10 +93,20 @@ class Transcript:
         """All output (``stream=None``, in arrival order) or one stream's."""
         return "".join(t for _, t in self.chunks(stream))
 
+    def _memory_bytes(self) -> tuple[list[bytes], array[int]]:
+        """The in-memory chunks encoded (the new ones encoded now), and where each ends (call under
+        the run's lock)."""
+        encoded, ends = self._encoded, self._encoded_ends
+        for _, text in self._chunks[len(encoded) :]:
+            encoded.append(text.encode(*_CODEC))
+            ends.append((ends[-1] if ends else 0) + len(encoded[-1]))
+        return encoded, ends
+
     @property
     def size(self) -> int:
         """The output's size in bytes (UTF-8) so far."""
-        return self._spilled + sum(len(t.encode(*_CODEC)) for _, t in list(self._chunks))
+        _, ends = self._memory_bytes()
+        return self._spilled + (ends[-1] if ends else 0)
 
     def read(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes of the output (UTF-8, both streams in arrival order) from ``offset``."""
@@ -100,17 +116,16 @@ class Transcript:
             offset += len(out)
             size -= len(out)
         if size > 0:
-            skip = offset - self._spilled
+            encoded, ends = self._memory_bytes()
+            at = offset - self._spilled
+            k = bisect_right(ends, at)
             parts: list[bytes] = []
-            for _, text in list(self._chunks):
-                data = text.encode(*_CODEC)
-                if skip >= len(data):
-                    skip -= len(data)
-                    continue
-                parts.append(data[skip : skip + size])
-                size -= len(parts[-1])
-                skip = 0
-                if size <= 0:
-                    break
+            while size > 0 and k < len(encoded):
+                begin = ends[k] - len(encoded[k])
+                piece = encoded[k][at - begin : at - begin + size]
+                parts.append(piece)
+                size -= len(piece)
+                at += len(piece)
+                k += 1
             out += b"".join(parts)
         return out

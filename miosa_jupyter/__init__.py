@@ -25,6 +25,7 @@ if _TYPE_CHECKING:
         StreamError,
         TicketError,
     )
+    from ._log import LogLine
     from ._models import Event, ExecResult
     from ._panel import MiosaTerminal
     from ._runner import Run
@@ -51,6 +52,7 @@ _LAZY = {
     "LocalServer": ".local",
     "LocalServerError": "._errors",
     "LocalSettings": ".local",
+    "LogLine": "._log",
     "Miosa": "._client",
     "MiosaError": "._errors",
     "MiosaTerminal": "._panel",
@@ -101,6 +103,7 @@ __all__ = [
     "LocalServer",
     "LocalServerError",
     "LocalSettings",
+    "LogLine",
     "Miosa",
     "MiosaError",
     "MiosaTerminal",

@@ -29,13 +29,13 @@ if TYPE_CHECKING:
     from ._screen import Screen
     from ._transcript import Transcript
 
-__all__ = ["Line", "Log", "Stamps", "finder"]
+__all__ = ["Log", "LogLine", "Stamps", "finder"]
 
 SEARCH_LIMIT = 10_000  # matching lines one search returns; the count says "10,000+" past it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Line:
+class LogLine:
     """Screen line ``index`` (from 0) as it shows (``text`` with its colours), its stream, and the
     columns past ``LINE_CAP`` it lost."""
 
@@ -222,9 +222,9 @@ class Log:
             if b.first + len(b.lines) > max(start, first):
                 yield Block(first, b.stream, b.lines[first - b.first :])
 
-    def lines(self, start: int, count: int, *, stream: str | None = None) -> list[Line]:
+    def lines(self, start: int, count: int, *, stream: str | None = None) -> list[LogLine]:
         """Up to ``count`` lines from ``start`` on (of one stream, if given), as they show."""
-        out: list[Line] = []
+        out: list[LogLine] = []
         for block in self._blocks(self._cut(), max(0, start), plain=False):
             if stream is not None and block.stream != stream:
                 continue
@@ -237,9 +237,9 @@ class Log:
                     return out
         return out
 
-    def pick(self, indexes: list[int]) -> list[Line]:
+    def pick(self, indexes: list[int]) -> list[LogLine]:
         """The lines at ``indexes`` (ascending), read in one pass."""
-        out: list[Line] = []
+        out: list[LogLine] = []
         if not indexes:
             return out
         k = 0
@@ -311,9 +311,9 @@ class Log:
             return self._transcript.size
 
 
-def _shown(index: int, text: str, stream: str) -> Line:
+def _shown(index: int, text: str, stream: str) -> LogLine:
     """A stored line (as it came, or cooked) as it shows: cooked, at most LINE_CAP columns."""
     if len(text) <= LINE_CAP and text.isprintable():
-        return Line(index, text, stream)
+        return LogLine(index, text, stream)
     row = parse(text, 0)
-    return Line(index, cook(row), stream, row.cut)
+    return LogLine(index, cook(row), stream, row.cut)

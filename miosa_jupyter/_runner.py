@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ._durable import Follow
 from ._errors import MiosaError
 from ._following import Following
-from ._log import Line, Log, Stamps
+from ._log import Log, LogLine, Stamps
 from ._models import ExecResult
 from ._present import banner_words, input_hint, reconnecting_words, running_words
 from ._screen import Screen
@@ -479,12 +479,14 @@ class Run(Following):
 
     # -- the whole log ---------------------------------------------------------------------------
 
-    def lines(self, start: int = 0, count: int = 500, *, stream: str | None = None) -> list[Line]:
-        """Screen lines ``start ..`` as the view shows them (``Line.text`` with its colours,
-        ``Line.plain`` without), of one stream if given; works while the run goes on."""
+    def lines(self, start: int = 0, count: int = 500, *, stream: str | None = None) -> list[LogLine]:
+        """Screen lines ``start ..`` as the view shows them (``LogLine.text`` with its colours,
+        ``LogLine.plain`` without), of one stream if given; works while the run goes on."""
         return self.log.lines(start, count, stream=stream)
 
-    def search(self, query: str, *, regex: bool = False, case: bool = False, limit: int = 1000) -> list[Line]:
+    def search(
+        self, query: str, *, regex: bool = False, case: bool = False, limit: int = 1000
+    ) -> list[LogLine]:
         """The screen lines that hold ``query`` (plain text, case-insensitive by default; ``regex``: a
         Python regular expression, matched a line at a time), first ``limit`` of them.
 

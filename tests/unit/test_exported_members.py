@@ -22,6 +22,7 @@ EXPECTED = [
     "LocalServer",
     "LocalServerError",
     "LocalSettings",
+    "LogLine",
     "Miosa",
     "MiosaError",
     "MiosaTerminal",

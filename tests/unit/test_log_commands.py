@@ -15,9 +15,9 @@ class FakeLog:
     line_count = 10
 
     def lines(self, start: int, count: int, *, stream: str | None = None) -> list[Any]:
-        from miosa_jupyter._log import Line
+        from miosa_jupyter._log import LogLine
 
-        return [Line(i, f"<b>{i}</b>", "stderr") for i in range(start, min(start + count, 10))]
+        return [LogLine(i, f"<b>{i}</b>", "stderr") for i in range(start, min(start + count, 10))]
 
     def search(self, query: str, **options: Any) -> list[int]:
         import re

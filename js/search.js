@@ -28,6 +28,8 @@ export function createSearch({ model, ask, reveal, stopFollowing }) {
     count,
     button("✕", "close the search (Escape)", () => closeSearch()),
   ]);
+  // Keys typed in the search bar are the bar's (Enter, Shift+Enter, Escape), not JupyterLab's.
+  bar.setAttribute("data-lm-suppress-shortcuts", "true");
   const search = { query: null, lines: [], more: false, at: -1, timer: 0, seq: 0 };
 
   function openSearch() {

@@ -157,9 +157,7 @@ function lineDiv(html) {
 export function renderTerminal(model, el, invoke) {
   const store = storeFor(model);
   const root = document.createElement("div");
-  // Keys pressed in the view are the view's (Ctrl+F searches the log, Enter steps through matches),
-  // not JupyterLab's shortcuts.
-  root.setAttribute("data-lm-suppress-shortcuts", "true");
+
   const header = document.createElement("div");
   header.className = "miosa-header";
   // The output scrolls in a column-reverse box, as the static record does: both open at the end.

@@ -31,6 +31,26 @@ function stamp(ms) {
 }
 
 
+// Ctrl+F (Cmd+F) inside a view searches its log, not the notebook: JupyterLab's shortcuts run in
+// the capture phase at the document, so the view is marked for that one keystroke from the window's
+// capture phase, which comes first. Every other key (Shift+Enter...) stays JupyterLab's.
+function isFind(event) {
+  return (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "f";
+}
+if (!globalThis.__miosaFindKey) {
+  globalThis.__miosaFindKey = true;
+  globalThis.addEventListener?.(
+    "keydown",
+    (event) => {
+      const view = isFind(event) && event.target instanceof Element ? event.target.closest(".miosa-term") : null;
+      if (!view) return;
+      view.setAttribute("data-lm-suppress-shortcuts", "true");
+      setTimeout(() => view.removeAttribute("data-lm-suppress-shortcuts"));
+    },
+    true,
+  );
+}
+
 /**
  * The tools of one rendered view. `view` gives what they need of it: the model, `invoke`, the
  * store, the output box and its head / tail boxes, `windowOf`, `lineDiv` and `nodeOf(index)`.
@@ -363,7 +383,7 @@ export function createTools(view) {
   toolbar.setAttribute("aria-label", "the whole log");
 
   function keydown(event) {
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "f") {
+    if (isFind(event)) {
       event.preventDefault();
       event.stopPropagation();
       search.open();

@@ -196,6 +196,11 @@ def test_the_tools_work_from_the_keyboard_alone(nb: Notebook, artifacts: Path) -
     )
     expect(view.locator(".miosa-line").first).to_have_attribute("data-t", re.compile(r"^\d\d:\d\d\.\d$"))
     view.screenshot(path=artifacts / f"log-{nb.front}-keyboard.png")
+    # Ctrl+F is the view's; every other key is still JupyterLab's: Shift+Enter on the output runs
+    # the cell and moves on.
+    view.locator(".miosa-output").click()
+    nb.page.keyboard.press("Shift+Enter")
+    expect(nb.cell(BLOCK)).to_have_class(re.compile(r"\bjp-mod-active\b"))
 
 
 @pytest.mark.parametrize("nb", ["lab"], indirect=True)  # (Notebook 7 has no setting to turn them off)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Log", "LogLine", "Stamps", "finder"]
 
+_CODEC = ("utf-8", "surrogatepass")
 SEARCH_LIMIT = 10_000  # matching lines one search returns; the count says "10,000+" past it
 
 
@@ -72,17 +73,22 @@ class Stamps:
 
 def finder(query: str, *, regex: bool = False, case: bool = False) -> Finder:
     """A search for ``query``: plain text by default, a regular expression (``re`` syntax, one line
-    at a time) with ``regex``; case-insensitive unless ``case``. Raises ``re.error`` for a bad one."""
-    if not regex and case:
-        return lambda text: lambda pos: text.find(query, pos)
-    if not regex and query.isascii():
-        low = query.lower()
+    at a time) with ``regex``; case-insensitive unless ``case``. Raises ``re.error`` for a bad one.
 
-        def ascii_fold(text: str) -> Callable[[int], int]:
-            if text.isascii():  # (lower() keeps offsets only for ASCII)
-                folded = text.lower()
-                return lambda pos: folded.find(low, pos)
-            return _by_regex(re.compile(re.escape(query), re.IGNORECASE))(text)
+    The text is searched as UTF-8 bytes where it can be (a log with "✓" or "é" as fast as an ASCII
+    one): ``bytes.find``, and for an ASCII query without case ``bytes.lower`` (ASCII letters only,
+    which are all such a query can match). A regular expression's longest literal finds the lines to
+    try it on (Python's ``re`` scans fast only for a case-sensitive pattern that starts with one).
+    """
+    if not regex and case:
+        needle = query.encode(*_CODEC)
+        return lambda data: lambda pos: data.find(needle, pos)
+    if not regex and query.isascii():
+        low = query.lower().encode()
+
+        def ascii_fold(data: bytes) -> Callable[[int], int]:
+            folded = data.lower()
+            return lambda pos: folded.find(low, pos)
 
         return ascii_fold
     flags = re.MULTILINE | (0 if case else re.IGNORECASE)
@@ -90,15 +96,13 @@ def finder(query: str, *, regex: bool = False, case: bool = False) -> Finder:
     literal = _literal(pattern)
     fold = bool(pattern.flags & re.IGNORECASE)  # (a `(?i)` in the pattern folds too)
     if literal is not None and (not fold or literal.isascii()):
-        return _by_literal_then_regex(pattern, literal.lower() if fold else literal, not fold)
+        return _by_literal_then_regex(pattern, literal, fold)
     return _by_regex(pattern)
 
 
 def _literal(pattern: re.Pattern[str]) -> str | None:
     """The longest run of plain characters every match of ``pattern`` contains (at least 3), if
-    there is one: ``^NEEDLE\\d+`` has ``NEEDLE``. Python's ``re`` scans fast only for a pattern that
-    starts with a literal and matches case; a ``str.find`` for this one finds the candidate lines.
-    """
+    there is one: ``^NEEDLE\\d+`` has ``NEEDLE``."""
     try:
         import re._parser as parser  # type: ignore[import-not-found]  # (Python >= 3.11)
     except ImportError:  # pragma: no cover (Python 3.10)
@@ -111,29 +115,40 @@ def _literal(pattern: re.Pattern[str]) -> str | None:
     for op, arg in items:
         if str(op) == "LITERAL":
             run += chr(arg)
+        elif str(op) in ("MAX_REPEAT", "MIN_REPEAT") and _one_literal(arg[2]) is not None and arg[0] >= 1:
+            run += chr(_one_literal(arg[2]) or 0) * min(arg[0], 64)  # x{50}, a+: at least arg[0] of it
             best = max(best, run, key=len)
+            if arg[1] != arg[0]:  # more may come: what follows comes after its last one
+                run = chr(_one_literal(arg[2]) or 0)
         elif str(op) != "AT":  # (an anchor takes no character: the run goes on)
             run = ""
+        best = max(best, run, key=len)
     return best if len(best) >= 3 and "\n" not in best else None
 
 
-def _by_literal_then_regex(pattern: re.Pattern[str], literal: str, case: bool) -> Finder:
-    """Find the lines that hold ``literal`` (folded to lower case unless ``case``), then match
-    ``pattern`` on each such line alone."""
+def _one_literal(items: object) -> int | None:
+    """The character of a repeat's body when it is one literal character."""
+    body = list(items)  # type: ignore[call-overload]
+    if len(body) == 1 and str(body[0][0]) == "LITERAL":
+        return int(body[0][1])
+    return None
 
-    def find(text: str) -> Callable[[int], int]:
-        if not case and not text.isascii():
-            return _by_regex(pattern)(text)
-        folded = text if case else text.lower()
+
+def _by_literal_then_regex(pattern: re.Pattern[str], literal: str, fold: bool) -> Finder:
+    """Find the lines that hold ``literal`` (in ASCII lower case with ``fold``), then match
+    ``pattern`` on each such line alone."""
+    needle = (literal.lower() if fold else literal).encode(*_CODEC)
+
+    def find(data: bytes) -> Callable[[int], int]:
+        hay = data.lower() if fold else data
 
         def at(pos: int) -> int:
-            while (k := folded.find(literal, pos)) >= 0:
-                start = text.rfind("\n", 0, k) + 1
-                end = text.find("\n", k)
-                end = len(text) if end < 0 else end
-                m = pattern.search(text, max(start, pos), end)
-                if m is not None:
-                    return m.start()
+            while (k := hay.find(needle, pos)) >= 0:
+                start = data.rfind(b"\n", 0, k) + 1
+                end = data.find(b"\n", k)
+                end = len(data) if end < 0 else end
+                if pattern.search(data[start:end].decode(*_CODEC)) is not None:
+                    return k
                 pos = end + 1
             return -1
 
@@ -143,24 +158,52 @@ def _by_literal_then_regex(pattern: re.Pattern[str], literal: str, case: bool) -
 
 
 def _by_regex(pattern: re.Pattern[str]) -> Finder:
-    """``pattern`` scanned over the text, a line at a time: a match that runs over a newline counts
-    only if the pattern also matches within its first line."""
+    """``pattern`` scanned over the decoded text, a line at a time: a match that runs over a newline
+    counts only if the pattern also matches within its first line."""
 
-    def find(text: str) -> Callable[[int], int]:
+    def find(data: bytes) -> Callable[[int], int]:
+        text = data.decode(*_CODEC)
+        offsets = _Offsets(data, text)
+
         def at(pos: int) -> int:
-            while (m := pattern.search(text, pos)) is not None:
+            spos = offsets.text_at(pos)
+            while (m := pattern.search(text, spos)) is not None:
                 end = text.find("\n", m.start())
                 if end < 0 or m.end() <= end:
-                    return m.start()
+                    return offsets.data_at(m.start())
                 inside = pattern.search(text, m.start(), end)
                 if inside is not None:
-                    return inside.start()
-                pos = end + 1
+                    return offsets.data_at(inside.start())
+                spos = end + 1
             return -1
 
         return at
 
     return find
+
+
+class _Offsets:
+    """Byte offsets in UTF-8 ``data`` and character offsets in ``text`` (the same, decoded), each
+    from the other, for offsets that only grow (a scan): the work is linear, not per lookup."""
+
+    def __init__(self, data: bytes, text: str) -> None:
+        self._data, self._text = data, text
+        self._b = self._c = 0
+        self._ascii = len(data) == len(text)
+
+    def text_at(self, b: int) -> int:
+        if self._ascii:
+            return b
+        self._c += len(self._data[self._b : b].decode(*_CODEC))
+        self._b = b
+        return self._c
+
+    def data_at(self, c: int) -> int:
+        if self._ascii:
+            return c
+        self._b += len(self._text[self._c : c].encode(*_CODEC))
+        self._c = c
+        return self._b
 
 
 class _Cut(NamedTuple):
@@ -272,7 +315,7 @@ class Log:
         found: list[int] = []
         if start < len(cut.head):
             text = "".join(plain_of(t) + "\n" for t, _ in cut.head)
-            find_lines(text, 0, find, start, limit, found)
+            find_lines(text.encode(*_CODEC), 0, find, start, limit, found)
         if len(found) < limit and start < cut.back.end:
             found += cut.back.find(find, start, limit - len(found))
         for b in cut.tail:
@@ -281,7 +324,8 @@ class Log:
             first = max(b.first, cut.tail_first)
             lines = b.lines[first - b.first :]
             if lines and first + len(lines) > start:
-                find_lines("".join(plain_of(t) + "\n" for t in lines), first, find, start, limit, found)
+                text = "".join(plain_of(t) + "\n" for t in lines)
+                find_lines(text.encode(*_CODEC), first, find, start, limit, found)
         return found[:limit]
 
     def plain(self, start: int, max_chars: int) -> tuple[str, int]:

@@ -35,8 +35,9 @@ _NOT_PLAIN = re.compile(
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
 _CODEC = ("utf-8", "surrogatepass")
 
-# Given a text, a function that gives the offset of the first match at or after a position (-1: none).
-Finder = Callable[[str], Callable[[int], int]]
+# Given UTF-8 text (whole lines, each ending in a newline), a function that gives the byte offset of
+# a match at or after a byte offset (-1: none), in a line that matches.
+Finder = Callable[[bytes], Callable[[int], int]]
 
 
 class Block(NamedTuple):
@@ -204,37 +205,37 @@ class Scrollback:
                     size = end - back._plain_at[i]
                     j += 1
                 assert back._plain is not None
-                text = read_at(back._plain, back._plain_at[i], size).decode(*_CODEC)
-                find_lines(text, back._firsts[i], finder, start, limit, found)
+                data = read_at(back._plain, back._plain_at[i], size)  # (searched as bytes: no decode)
+                find_lines(data, back._firsts[i], finder, start, limit, found)
                 i = j
             for block in self._memory:
                 if len(found) >= limit:
                     break
-                find_lines(block.plain(), block.first, finder, start, limit, found)
+                find_lines(block.plain().encode(*_CODEC), block.first, finder, start, limit, found)
             return found
 
 
 _WINDOW = 8 << 20
 
 
-def find_lines(text: str, first: int, finder: Finder, start: int, limit: int, out: list[int]) -> None:
-    """Append to ``out`` the lines of ``text`` (line ``first`` first, each ending in "\\n") that hold a
-    match, from line ``start``: one entry per line, and one search per line that matches."""
+def find_lines(data: bytes, first: int, finder: Finder, start: int, limit: int, out: list[int]) -> None:
+    """Append to ``out`` the lines of ``data`` (UTF-8; line ``first`` first, each ending in a newline)
+    that hold a match, from line ``start``: one entry per line, and one search per line that matches."""
     line, pos = first, 0
     if start > first:  # skip to line ``start``
         for _ in range(start - first):
-            pos = text.find("\n", pos) + 1
+            pos = data.find(b"\n", pos) + 1
             if pos == 0:
                 return
         line = start
-    search = finder(text)
+    search = finder(data)
     counted = pos  # ``line`` is the line that starts at ``counted``
-    while 0 <= (at := search(counted)) < len(text):  # (an empty match at the very end is no line)
-        line += text.count("\n", counted, at)
+    while 0 <= (at := search(counted)) < len(data):  # (an empty match at the very end is no line)
+        line += data.count(b"\n", counted, at)
         out.append(line)
         if len(out) >= limit:
             return
-        nl = text.find("\n", at)
+        nl = data.find(b"\n", at)
         if nl < 0:
             return
         counted = nl + 1

@@ -115,10 +115,25 @@ def test_search_plain_regex_case_and_limits() -> None:
         log.search("(", regex=True)
 
 
-def test_finder_folds_case_beyond_ascii() -> None:
-    find = finder("ÉTÉ")("un été chaud")
-    assert find(0) == 3
-    assert finder("ete")("un ÉTÉ")(0) == -1  # folds case, not accents
+def lines_found(query: str, text: str, **options: bool) -> list[int]:
+    from miosa_jupyter._scrollback import find_lines
+
+    out: list[int] = []
+    find_lines(text.encode(), 0, finder(query, **options), 0, 100, out)
+    return out
+
+
+def test_search_folds_case_beyond_ascii_and_keeps_offsets() -> None:
+    assert lines_found("ÉTÉ", "un\nun été chaud\n") == [1]
+    assert lines_found("ete", "un ÉTÉ\n") == []  # folds case, not accents
+    text = "✓ built\nİstanbul ERROR\nok\n✓ error again\n"  # "İ" lowers to two characters
+    for options in ({}, {"regex": True}, {"case": True}, {"regex": True, "case": True}):
+        want = [1] if options.get("case") else [1, 3]
+        query = "ERROR" if options.get("case") else "error"
+        assert lines_found(query, text, **options) == want, options
+    assert lines_found("built", "x\n✓ Built\n") == [1]
+    assert lines_found(r"b\w+t", "x\n✓ Built\n", regex=True) == [1]  # no literal: the decoded scan
+    assert lines_found(r"é\s", "a é\nb\nc é x\n", regex=True) == [2]  # one line at a time
 
 
 def test_a_chunk_longer_than_the_tail_goes_to_the_scrollback_in_order() -> None:
@@ -149,12 +164,29 @@ def test_a_finished_log_settles_on_disk_and_reads_the_same() -> None:
     assert log.footprint >= 2 * len(before[1]) - 10_000  # the transcript and the plain lines, on disk
 
 
-LINES = ["NEEDLE 1", "a needle", "needles and pins", "xNEEDLE", "ÉTÉ needle", "", "word wordy", "bar foobar"]
+LINES = [
+    "NEEDLE 1",
+    "a needle",
+    "needles and pins",
+    "xNEEDLE",
+    "ÉTÉ needle",
+    "",
+    "word wordy",
+    "bar foobar",
+    "fooobar",
+    "abbbc",
+    "aaabcd 12xxx",
+    "ERRS",
+    "ERRORS",
+]
 
 
 @pytest.mark.parametrize(
     "query",
-    [r"^NEEDLE", r"needle\b", r"(?i)NEEDLE$", r"nee+dle", r"\bword\b", r"(foo)bar", r"^$", r"ÉTÉ", r"e\s"],
+    [
+        *(r"^NEEDLE", r"needle\b", r"(?i)NEEDLE$", r"nee+dle", r"\bword\b", r"(foo)bar", r"^$", r"ÉTÉ"),
+        *(r"e\s", r"fo+bar", r"ab+c", r"a{2,5}bcd", r"\d+x{3}", r"ERR(OR)?S", r"x*yz"),
+    ],
 )
 @pytest.mark.parametrize("case", [False, True])
 def test_a_regex_with_a_literal_finds_what_re_finds_line_by_line(query: str, case: bool) -> None:
@@ -163,8 +195,4 @@ def test_a_regex_with_a_literal_finds_what_re_finds_line_by_line(query: str, cas
     flags = 0 if case else re.IGNORECASE
     want = [i for i, line in enumerate(LINES) if re.search(query, line, flags)]
     text = "".join(line + "\n" for line in LINES)
-    got: list[int] = []
-    from miosa_jupyter._scrollback import find_lines
-
-    find_lines(text, 0, finder(query, regex=True, case=case), 0, 100, got)
-    assert got == want
+    assert lines_found(query, text, regex=True, case=case) == want

@@ -67,6 +67,14 @@ class Lab:
         r.raise_for_status()
         return r.json() if r.content else None
 
+    def shut_down(self, name: str) -> None:
+        """End the sessions (and so the kernels) of notebook ``name``: what its runs hold (big logs,
+        commands still sleeping) then weighs on no later test."""
+        for session in self.api("GET", "/api/sessions"):
+            if session.get("path") == name:
+                with contextlib.suppress(httpx.HTTPError):
+                    self.api("DELETE", f"/api/sessions/{session['id']}")
+
     def write_notebook(self, name: str, cells: list[tuple[str, str]]) -> Path:
         """A notebook ``name`` in the server root; cells are ``("code" | "markdown", source)``."""
         nb = nbformat.v4.new_notebook(

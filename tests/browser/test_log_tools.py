@@ -47,6 +47,7 @@ def nb(request: pytest.FixtureRequest, lab: Lab, browser: Browser) -> Iterator[N
     ) as notebook:
         notebook.run_cell(LOAD)
         yield notebook
+    lab.shut_down(f"miosa-log-tools-{request.param}.ipynb")  # (its 1M-line logs, its sleeping runs)
 
 
 def search(view: Locator, query: str) -> Locator:
@@ -265,6 +266,7 @@ def test_a_long_run_that_ends_in_a_hidden_tab_notifies_once_asked(lab: Lab, brow
             "miosa: sleep 1.5; exit 3 failed",
         ]
         assert re.fullmatch(r"✔\s*succeeded\s*exit 0 · 1\.\d+ s", notes[0][1]), notes
+    lab.shut_down("miosa-notify.ipynb")
 
 
 def test_after_a_reload_mid_run_the_tools_reach_the_whole_log_again(nb: Notebook, artifacts: Path) -> None:

@@ -48,36 +48,36 @@ class LogCommands:
     @command
     def log_lines(self, msg: Any, buffers: list[bytes]) -> Answer:
         """``{start, count, stream?}``: up to 500 lines (as HTML) from ``start``."""
-        return _answer(lambda: _lines(self._log_for(msg), msg))
+        return _answer(lambda: (_lines(self._log_for(msg), msg), []))
 
     @command
     def log_search(self, msg: Any, buffers: list[bytes]) -> Answer:
         """``{query, regex, case, start}``: the indexes of the lines that match, first 10,000."""
-        return _answer(lambda: _search(self._log_for(msg), msg))
+        return _answer(lambda: (_search(self._log_for(msg), msg), []))
 
     @command
     def log_text(self, msg: Any, buffers: list[bytes]) -> Answer:
         """``{start}``: about 1 MB of plain text from line ``start``, and where to go on from."""
-        return _answer(lambda: _text(self._log_for(msg), msg))
+        return _answer(lambda: (_text(self._log_for(msg), msg), []))
 
     @command
     def log_raw(self, msg: Any, buffers: list[bytes]) -> Answer:
         """``{offset}``: the next 1 MB of the raw output, as a binary buffer (never a string)."""
-        try:
+
+        def piece() -> Answer:
             log = self._log_for(msg)
-            offset = max(0, int(msg.get("offset", 0)))
-        except (LookupError, TypeError, ValueError) as exc:
-            return {"error": str(exc)}, []
-        piece = log.raw(offset, RAW_PIECE)
-        return {"size": len(piece), "total": log.raw_size()}, [piece]
+            data = log.raw(max(0, int(msg.get("offset", 0))), RAW_PIECE)
+            return {"size": len(data), "total": log.raw_size()}, [data]
+
+        return _answer(piece)
 
     @command
     def log_times(self, msg: Any, buffers: list[bytes]) -> Answer:
         """``{indexes}``: when each line arrived, in ms from the run's start (null: not known)."""
 
-        def times() -> dict[str, Any]:
+        def times() -> Answer:
             stamps = self._log_for(msg).stamps
-            return {"times": [stamps.of(int(i)) for i in msg.get("indexes", [])[:5000]]}
+            return {"times": [stamps.of(int(i)) for i in msg.get("indexes", [])[:5000]]}, []
 
         return _answer(times)
 
@@ -102,10 +102,10 @@ def _commands_where_sent(comm: Any) -> None:
     comm._reply_subshell_for = where_sent
 
 
-def _answer(make: Callable[[], Any]) -> Answer:
+def _answer(make: Callable[[], Answer]) -> Answer:
     """A command's answer; a run that is gone or a bad pattern is an ``error`` the page shows."""
     try:
-        return make(), []
+        return make()
     except LookupError as exc:
         return {"error": str(exc)}, []
     except re.error as exc:

@@ -405,9 +405,9 @@ class Run(Following):
         self._words = banner_words(summary, timeout)
         with self._lock:
             final = self._take_snapshot(summary, self._words)
-        self.log.settle()
         if self._view is not None:
             self._view.end(final)
+        self.log.settle()  # (after the banner: it may write megabytes)
         self._ended.set()
         for callback in self._callbacks:
             callback(self)

@@ -56,8 +56,14 @@ class _Memory(NamedTuple):
 
     def plain(self) -> str:
         """The lines joined with "\\n" (and one at the end), plain (as ``_spill`` writes them)."""
-        text = self.text + "\n"
-        return plain_of(text) if "\x1b" in text or "\t" in text else text
+        return _plain_block(self.text + "\n")
+
+
+def _plain_block(text: str) -> str:
+    """A block's lines without colours: only blocks with ESC or TAB differ (raw lines come from the
+    screen's plain path, cooked ones hold text and SGR only), a cheap ``in`` test on the hot path.
+    Other C0 controls in raw output (a NUL, a BEL) stay: the page drops them when it shows a line."""
+    return plain_of(text) if "\x1b" in text or "\t" in text else text
 
 
 def plain_of(text: str) -> str:
@@ -120,19 +126,11 @@ class Scrollback:
             self._plain = spill_file("miosa-scrollback-")
             self._stored = spill_file("miosa-scrollback-")
         assert self._stored is not None
-        # A block's plain text differs from what it stores only where the screen kept escape
-        # sequences (colours) or tabs: raw lines come from the screen's plain path (no ESC, CR, BS)
-        # or are cooked (text and SGR only). Other C0 controls in raw output (a NUL, a BEL) stay in
-        # the plain text: the page drops them when it shows a line, search and copy keep them.
         texts: list[bytes] = []
         stored: list[bytes] = []
         for block in self._memory:
-            text = block.text
-            if "\x1b" in text or "\t" in text:
-                stored.append(text.encode(*_CODEC) + b"\n")
-                text = plain_of(text)
-            else:
-                stored.append(b"")
+            text = _plain_block(block.text)
+            stored.append(b"" if text is block.text else block.text.encode(*_CODEC) + b"\n")
             texts.append(text.encode(*_CODEC))
             texts.append(b"\n")
         plain = b"".join(texts)

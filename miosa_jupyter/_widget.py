@@ -10,6 +10,7 @@ renders late, a second view, a second tab or a reloaded page shows the same line
 from __future__ import annotations
 
 import collections
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -34,7 +35,7 @@ __all__ = ["TerminalView", "WidgetView"]
 _FINISHED: collections.OrderedDict[str, Any] = collections.OrderedDict()
 KEEP_FINISHED = 32
 KEEP_BYTES = 2 << 30  # and the logs they keep (spill files, mostly) take at most this much
-_ATTACHED = iter(range(1, 1 << 62))  # keys of attached runs (durable ones have their run id)
+_ATTACHED = itertools.count(1)  # keys of attached runs (durable ones have their run id)
 
 
 def kept(key: str) -> Any:

@@ -74,12 +74,7 @@ class Subserver:
             assert time.monotonic() < deadline, "no banner"
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f:
-                f.close()
+        _reap(self.proc)
 
 
 class ProcServer:
@@ -114,9 +109,14 @@ class ProcServer:
             children = [c.pid for c in self.ps.children(recursive=True)]
         for child in children:
             kill_pid(child)
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f:
-                f.close()
+        _reap(self.proc)
+
+
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs, wait for it, and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    for f in (proc.stdout, proc.stderr):
+        if f:
+            f.close()

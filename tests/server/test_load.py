@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,14 @@ NUMBERED = (
 
 def drain(client: Miosa, command: str, timeout: int = 120) -> tuple[dict[str, str], dict[str, Any] | None]:
     """All the text of each stream (joined: a line may arrive in pieces) and the terminal event."""
+    return collect(client.exec.stream(CID, command=command, timeout=timeout).batches())
+
+
+def collect(batches: Iterable[Any]) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """The text of each stream in ``batches`` and the terminal event."""
     parts: dict[str, list[str]] = {"stdout": [], "stderr": []}
     terminal = None
-    for batch in client.exec.stream(CID, command=command, timeout=timeout).batches():
+    for batch in batches:
         for part in batch:
             if type(part) is StreamLines:
                 parts[part.stream].extend(part.lines)
@@ -296,22 +302,13 @@ def test_output_still_in_the_pipe_at_exit_reaches_a_slow_reader(make_server, tmp
     script = tmp_path / "fill.py"
     script.write_text(_FILL_THEN_EXIT)
     done = tmp_path / "done"
-    parts: dict[str, list[str]] = {"stdout": [], "stderr": []}
-    terminal = None
     with Miosa(srv.token, base_url=srv.base_url) as client:
         batches = client.exec.stream(CID, command=f"python3 {script} {done}", timeout=60).batches()
         first = next(batches)
         wait_until(done.exists, timeout=30, what="the command filled every buffer and exited")
         time.sleep(2.0)  # load shaping: the reader is busy for longer than the server's grace
-        for batch in [first, *batches]:
-            for part in batch:
-                if type(part) is StreamLines:
-                    parts[part.stream].extend(part.lines)
-                elif part["type"] == "output":
-                    parts[part["stream"]].append(part["line"])
-                else:
-                    terminal = part
-    stdout, stderr = "".join(parts["stdout"]), "".join(parts["stderr"])
+        texts, terminal = collect([first, *batches])
+    stdout, stderr = texts["stdout"], texts["stderr"]
     got = stdout.count("\n")
     print(f"\nslow reader at exit: {got:,} stdout lines arrived, stderr {stderr!r}, then {terminal}")
     assert terminal is not None and terminal["type"] == "exit", terminal

@@ -280,3 +280,26 @@ def test_after_a_reload_mid_run_the_tools_reach_the_whole_log_again(nb: Notebook
     expect(count).to_have_text("1 of 1 · line 3,001", timeout=TOOLS_MS)
     expect(view.locator(".miosa-current")).to_be_in_viewport()
     view.screenshot(path=artifacts / f"log-{nb.front}-after-reload.png")
+
+
+def test_a_second_tab_has_the_tools_of_a_run_still_going(
+    nb: Notebook, lab: Lab, browser: Browser, artifacts: Path
+) -> None:
+    nb.run_cell(SMALL)
+    expect(nb.output(SMALL).locator(".miosa-count")).to_have_text("4,001 lines", timeout=CELL_MS)
+    nb.save()
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    try:
+        other = Notebook(context.new_page(), lab, nb.name, nb.front)
+        other.open()
+        view = other.output(SMALL).locator(".miosa-term")
+        expect(view.locator(".miosa-banner")).to_have_attribute("data-status", "running", timeout=CELL_MS)
+        expect(view.locator(".miosa-line").last).to_be_in_viewport()  # the last line in sight
+        count = search(view, "needle in")
+        expect(count).to_have_text("1 of 1 · line 3,001", timeout=TOOLS_MS)
+        expect(view.locator(".miosa-current")).to_have_text("NEEDLE in the bg")
+        view.screenshot(path=artifacts / f"log-{nb.front}-second-tab.png")
+        # the first tab's view is untouched by the second's search
+        expect(nb.output(SMALL).locator(".miosa-search")).to_be_hidden()
+    finally:
+        context.close()
